@@ -1,0 +1,338 @@
+"""The `dltbot` command: parses arguments, calls the library, turns DltbotError into exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import DEFAULT_PATH, ListConfig, load_config
+from .errors import DltbotError
+from .listparse import parse_entries
+from .models import EVENT_KINDS, Entry, EventKind, StoredEntry, StoredEvent
+from .storage import Storage
+from .sync import Progress, sync_all
+
+log = logging.getLogger("dltbot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+        return code
+    except DltbotError as error:
+        print(f"dltbot: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dltbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="dltbot",
+        description="Follow a curated awesome list's git history: what was added, changed, "
+        "moved or removed.",
+    )
+    parser.add_argument("--version", action="version", version=f"dltbot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        return sub
+
+    def add_db(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", metavar="FILE", help="YAML config (its storage.path)")
+        sub.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
+
+    sync = command("sync", "Fetch each list and record the events of its new commits.")
+    add_db(sync)
+    sync.add_argument("--repo", help="repository URL, local clone or git bundle (no --config)")
+    sync.add_argument("--path", help=f"list file in the repository (default {DEFAULT_PATH})")
+    sync.add_argument("--name", help="list name (default: the repository's name)")
+    sync.add_argument("--branch", help="branch to follow (default: the remote's HEAD)")
+    sync.add_argument("--list", dest="only", metavar="NAME", help="sync only this configured list")
+    sync.set_defaults(func=cmd_sync)
+
+    events = command("events", "Show recorded events, oldest first.")
+    add_db(events)
+    events.add_argument("--list", help="only this list")
+    events.add_argument(
+        "--kind", action="append", choices=EVENT_KINDS, help="only this kind (repeatable)"
+    )
+    events.add_argument("--limit", type=int, help="at most this many (the newest)")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.set_defaults(func=cmd_events)
+
+    search = command("search", "Search current entries: titles, descriptions, headings.")
+    add_db(search)
+    search.add_argument("words", nargs="+", help="words to find (literal text)")
+    search.add_argument("--list", help="only this list")
+    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+    search.set_defaults(func=cmd_search)
+
+    random = command("random", "Show one random current entry.")
+    add_db(random)
+    random.add_argument("--list", help="only this list")
+    random.add_argument("--section", help="only under headings holding these words")
+    random.add_argument("--json", action="store_true", help="one JSON object")
+    random.set_defaults(func=cmd_random)
+
+    lists = command("lists", "Show each list's sync status.")
+    add_db(lists)
+    lists.add_argument("--json", action="store_true", help="one JSON object per line")
+    lists.set_defaults(func=cmd_lists)
+
+    parse = command("parse", "Parse a Markdown list file and show its entries.")
+    parse.add_argument("file", type=Path, help="the Markdown file ('-' for standard input)")
+    parse.add_argument("--base-url", help="resolve relative links against this URL")
+    parse.add_argument("--json", action="store_true", help="one JSON object per line")
+    parse.set_defaults(func=cmd_parse)
+
+    check = command("check-config", "Validate a config file; exit 1 naming the bad key.")
+    check.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _open_storage(args: argparse.Namespace) -> Storage:
+    config = load_config(args.config)
+    return Storage(Path(args.db) if args.db else config.database_path())
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync the lists of the config, or the one given by --repo."""
+    if args.repo and args.config:
+        raise DltbotError("--repo and --config: give one or the other")
+    config = load_config(args.config)
+    if args.repo:
+        sources = [
+            ListConfig(repo=args.repo, name=args.name, path=args.path, branch=args.branch).source()
+        ]
+    else:
+        sources = config.sources()
+        if args.only:
+            sources = [source for source in sources if source.name == args.only]
+            if not sources:
+                raise DltbotError(f"--list {args.only}: no such list in the config")
+    db_path = Path(args.db) if args.db else config.database_path()
+    with Storage(db_path) as storage:
+        reports = sync_all(storage, sources, db_path.parent / "clones", _progress_factory())
+    failed = 0
+    for report in reports:
+        if report.error:
+            failed += 1
+            print(f"{report.name}: FAILED: {report.error}", file=sys.stderr)
+            continue
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+        head = (report.head or "")[:12]
+        log.info(
+            "list %s synced: %d new commits, events: %s, head %s, %.1fs",
+            report.name, report.commits, counts, head, report.seconds,
+        )  # fmt: skip
+    return 1 if failed else 0
+
+
+def _progress_factory() -> Any:
+    """Return a per-list progress callback: a bar on a terminal, log lines otherwise."""
+    tty = sys.stderr.isatty()
+
+    def for_list(name: str) -> Progress:
+        def progress(done: int, total: int) -> None:
+            if total < 2:
+                return
+            if tty:
+                width = 30
+                filled = width * done // total
+                bar = "#" * filled + "-" * (width - filled)
+                end = "\n" if done == total else ""
+                print(f"\r{name} [{bar}] {done}/{total} versions", end=end, file=sys.stderr)
+            elif done == total or done % max(1, total // 10) == 0:
+                log.info("list %s: %d/%d versions processed", name, done, total)
+
+        return progress
+
+    return for_list
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Print events."""
+    kinds: list[EventKind] = args.kind or []
+    with _open_storage(args) as storage:
+        if args.list and storage.list_state(args.list) is None:
+            raise DltbotError(f"--list {args.list}: no such list in the database")
+        events = storage.events(args.list, kinds, limit=args.limit, newest_first=True)
+    for event in reversed(events):
+        if args.json:
+            _print_json(event_json(event))
+        else:
+            section = " > ".join(event.entry.section)
+            print(
+                f"{event.commit.date[:10]} {event.kind:<8} {event.list}: {event.entry.title} "
+                f"<{event.entry.url}> [{section}]"
+            )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print entries matching the words."""
+    with _open_storage(args) as storage:
+        results = storage.search(" ".join(args.words), args.list, limit=args.limit)
+    if not results and not args.json:
+        print("no match", file=sys.stderr)
+    for result in results:
+        _print_entry(result, args.json)
+    return 0
+
+
+def cmd_random(args: argparse.Namespace) -> int:
+    """Print one random entry."""
+    with _open_storage(args) as storage:
+        result = storage.random_entry(args.list, args.section)
+    if result is None:
+        print("no entries", file=sys.stderr)
+        return 1
+    _print_entry(result, args.json)
+    return 0
+
+
+def cmd_lists(args: argparse.Namespace) -> int:
+    """Print each list's status."""
+    with _open_storage(args) as storage:
+        for state in storage.list_states():
+            count = storage.entry_count(state.id)
+            if args.json:
+                _print_json(
+                    {
+                        "list": state.name,
+                        "repo": state.repo,
+                        "path": state.path,
+                        "branch": state.branch,
+                        "head": state.head,
+                        "status": state.status,
+                        "entries": count,
+                        "last_sync": state.last_sync_at,
+                        "last_success": state.last_success_at,
+                        "last_error": state.last_error,
+                    }
+                )
+            else:
+                error = f" ({state.last_error})" if state.last_error else ""
+                head = (state.head or "-")[:12]
+                print(f"{state.name}: {state.status}{error}, {count} entries, head {head}")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """Print the entries of a Markdown file."""
+    try:
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as error:
+        raise DltbotError(f"{args.file}: cannot read: {error.strerror or error}") from error
+    for position, entry in enumerate(parse_entries(data, args.base_url)):
+        if args.json:
+            _print_json({**entry_json(entry), "position": position})
+        else:
+            section = " > ".join(entry.section)
+            print(f"{entry.title} <{entry.url}> [{section}] {entry.description}".rstrip())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the config."""
+    config = load_config(args.config)
+    names = ", ".join(source.name for source in config.sources())
+    print(f"config ok: {len(config.lists)} list(s): {names}; database {config.database_path()}")
+    return 0
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """Return an entry as the JSON outputs show it."""
+    return {
+        "title": entry.title,
+        "url": entry.url,
+        "identity": entry.identity,
+        "section": list(entry.section),
+        "parents": list(entry.parents),
+        "parent": entry.parent,
+        "description": entry.description,
+        "extra_links": list(entry.extra_links),
+        "occurrences": entry.occurrences,
+    }
+
+
+def event_json(event: StoredEvent) -> dict[str, Any]:
+    """Return an event as `dltbot events --json` prints it."""
+    data: dict[str, Any] = {
+        "id": event.id,
+        "kind": event.kind,
+        "list": event.list,
+        "title": event.entry.title,
+        "url": event.entry.url,
+        "identity": event.entry.identity,
+        "section": list(event.entry.section),
+        "description": event.entry.description,
+        "commit": event.commit.sha,
+        "date": event.commit.date,
+        "author": event.commit.author,
+        "summary": event.commit.summary,
+    }
+    if event.old is not None:
+        data["old"] = {
+            "title": event.old.title,
+            "url": event.old.url,
+            "section": list(event.old.section),
+            "description": event.old.description,
+        }
+    return data
+
+
+def _print_entry(result: StoredEntry, as_json: bool) -> None:
+    entry = result.entry
+    if as_json:
+        _print_json(
+            {
+                "list": result.list,
+                **entry_json(entry),
+                "added": result.first_date,
+                "added_commit": result.first_commit,
+            }
+        )
+        return
+    section = " > ".join(entry.section)
+    print(f"{entry.title} <{entry.url}>")
+    print(f"  {result.list} · {section} · added {result.first_date[:10]}")
+    if entry.description:
+        print(f"  {entry.description[:200]}")
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""YAML configuration → validated settings. Errors name the key path (`lists[1].interval`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+from .models import ListSource
+
+DEFAULT_REPO = "https://github.com/foocker/deeplearningtheory"
+DEFAULT_PATH = "README.md"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def parse_duration(value: Any) -> int:
+    """Read a duration such as 90s, 15m, 2h or 1d (or a number of seconds) as seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 15m, 2h or 1d")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("must be a duration such as 15m, 2h or 1d")
+        seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds < 60:
+        raise ValueError("must be at least 1m")
+    return seconds
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def data_dir() -> Path:
+    """Return the data directory: $DLTBOT_DATA_DIR, else the user's XDG data directory."""
+    if env := os.environ.get("DLTBOT_DATA_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "dltbot"
+
+
+def repo_name(repo: str) -> str:
+    """Return a list name from a repository location: its last path part, without .git."""
+    name = re.split(r"[/:\\]", repo.rstrip("/\\"))[-1]
+    for suffix in (".git", ".bundle"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name).strip("-.") or "list"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListConfig(_Strict):
+    """One list to follow."""
+
+    name: str | None = None
+    repo: str
+    path: str | None = None
+    branch: str | None = None
+    interval: Duration = 900
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (used in URLs)")
+        return value
+
+    @field_validator("repo")
+    @classmethod
+    def _check_repo(cls, value: str) -> str:
+        value = value.strip()
+        if not value or value.startswith("-"):
+            raise ValueError("must be a repository URL or path")
+        if "::" in value.split("/", 1)[0]:
+            raise ValueError("transports such as ext:: are not allowed")
+        return value
+
+    def source(self) -> ListSource:
+        """Return the list as sync takes it."""
+        return ListSource(
+            name=self.name or repo_name(self.repo),
+            repo=self.repo,
+            path=self.path,
+            branch=self.branch,
+            interval_seconds=self.interval,
+        )
+
+
+class StorageConfig(_Strict):
+    """Where the database lives."""
+
+    path: Path | None = None  # default: <data directory>/dltbot.sqlite3
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    lists: list[ListConfig] = Field(
+        default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
+    )
+
+    @field_validator("lists")
+    @classmethod
+    def _unique_names(cls, value: list[ListConfig]) -> list[ListConfig]:
+        names = [item.source().name for item in value]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"two lists are named {name!r}; give one a `name:`")
+        return value
+
+    def database_path(self) -> Path:
+        """Return the database file to use."""
+        return self.storage.path or data_dir() / "dltbot.sqlite3"
+
+    def sources(self) -> list[ListSource]:
+        """Return the lists to follow."""
+        return [item.source() for item in self.lists]
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; None gives the embedded default."""
+    if path is None:
+        return Config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from error
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
+    """Validate settings already read; errors read `lists[1].interval: must be at least 1m`."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError("\n".join(_describe(item) for item in error.errors())) from None
+    base = Path(origin).parent if origin != "config" else Path(".")
+    if config.storage.path is not None and not config.storage.path.is_absolute():
+        # A relative database path is relative to the config file, not to where we run.
+        storage = StorageConfig(path=base / config.storage.path)
+        config = config.model_copy(update={"storage": storage})
+    return config
+
+
+def _describe(item: Any) -> str:
+    key = ""
+    for part in item["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif item["type"] == "missing":
+        message = "is required"
+    return f"{key or 'config'}: {message}"

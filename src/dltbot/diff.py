@@ -1,0 +1,66 @@
+"""Entries × entries → events. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .models import Entry, Event
+
+
+@dataclass(slots=True)
+class DiffState:
+    """What the diff needs to remember between versions of one list."""
+
+    current: dict[str, Entry] = field(default_factory=dict)  # identity → entry, now
+    seen: set[str] = field(default_factory=set)  # every identity the list ever held
+
+
+def diff_entries(
+    old: Mapping[str, Entry], new: Sequence[Entry], seen: set[str] | frozenset[str]
+) -> list[Event]:
+    """Return the events that turn the entries `old` into `new`.
+
+    `seen` holds every identity the list ever held, so that an entry coming back is "restored",
+    never "added" twice. Reordering, re-numbering or re-bulleting yields nothing: entries are
+    compared by identity, and their text as the parser cleaned it.
+    """
+    new_by_id = {entry.identity: entry for entry in new}
+    appeared = [entry for entry in new if entry.identity not in old]
+    vanished = [entry for entry in old.values() if entry.identity not in new_by_id]
+
+    # A URL fix keeps the title and section: pair such entries as "changed", not remove + add.
+    vanished_by_text: dict[tuple[str, tuple[str, ...]], list[Entry]] = {}
+    for entry in vanished:
+        vanished_by_text.setdefault((entry.title, entry.section), []).append(entry)
+    fixed: dict[str, Entry] = {}  # new identity → old entry
+    for entry in appeared:
+        if entry.identity in seen:
+            continue
+        candidates = vanished_by_text.get((entry.title, entry.section))
+        if candidates:
+            fixed[entry.identity] = candidates.pop(0)
+    fixed_old = {entry.identity for entry in fixed.values()}
+
+    events: list[Event] = []
+    for entry in new:
+        before = old.get(entry.identity)
+        if before is entry:
+            continue  # the parser reused it: its chunk did not change
+        if before is None:
+            was = fixed.get(entry.identity)
+            if was is not None:
+                events.append(Event("changed", entry, was))
+            elif entry.identity in seen:
+                events.append(Event("restored", entry))
+            else:
+                events.append(Event("added", entry))
+            continue
+        if before.section != entry.section:
+            events.append(Event("moved", entry, before))
+        if not before.same_text(entry):
+            events.append(Event("changed", entry, before))
+    for entry in vanished:
+        if entry.identity not in fixed_old:
+            events.append(Event("removed", entry))
+    return events

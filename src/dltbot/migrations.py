@@ -1,0 +1,130 @@
+"""Schema migrations: an ordered list; each runs with its version bump in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run SQL statements one by one (executescript would commit our transaction first)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            db.execute(buffer)
+            buffer = ""
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE lists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            repo TEXT NOT NULL,
+            path TEXT,                     -- the list file, as found in the repository
+            branch TEXT,                   -- the tracked branch, as resolved
+            head TEXT,                     -- the last commit fully processed
+            status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'ok', 'failing')),
+            last_error TEXT,
+            last_sync_at TEXT,
+            last_success_at TEXT,
+            failing_since TEXT,
+            backfilled_at TEXT             -- when the first sync's history walk ended
+        );
+        CREATE TABLE commits (
+            list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            sha TEXT NOT NULL,
+            committed_at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            PRIMARY KEY (list_id, sha)
+        ) WITHOUT ROWID;
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            identity TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            section TEXT NOT NULL,         -- JSON array of headings
+            section_text TEXT NOT NULL,    -- the same, joined with ' > ', for search
+            parents TEXT NOT NULL,         -- JSON array of link-less parent item labels
+            parent TEXT,                   -- identity of the parent entry
+            extra_links TEXT NOT NULL,     -- JSON array
+            position INTEGER NOT NULL,
+            occurrences INTEGER NOT NULL,
+            first_commit TEXT NOT NULL,
+            first_date TEXT NOT NULL,
+            UNIQUE (list_id, identity)
+        );
+        CREATE INDEX entries_list_position ON entries (list_id, position);
+        CREATE TABLE seen (
+            list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            identity TEXT NOT NULL,
+            first_commit TEXT NOT NULL,
+            first_date TEXT NOT NULL,
+            PRIMARY KEY (list_id, identity)
+        ) WITHOUT ROWID;
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('added', 'changed', 'moved', 'removed', 'restored')),
+            identity TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            section TEXT NOT NULL,
+            old_url TEXT,
+            old_title TEXT,
+            old_description TEXT,
+            old_section TEXT,
+            commit_sha TEXT NOT NULL,
+            committed_at TEXT NOT NULL
+        );
+        CREATE INDEX events_list_kind ON events (list_id, kind, id);
+        CREATE INDEX events_kind ON events (kind, id);
+        CREATE VIRTUAL TABLE entries_fts USING fts5 (
+            title, description, section_text,
+            content = 'entries', content_rowid = 'id', tokenize = 'trigram'
+        );
+        CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+            INSERT INTO entries_fts (rowid, title, description, section_text)
+            VALUES (new.id, new.title, new.description, new.section_text);
+        END;
+        CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text);
+        END;
+        CREATE TRIGGER entries_au AFTER UPDATE OF title, description, section_text ON entries
+        BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text);
+            INSERT INTO entries_fts (rowid, title, description, section_text)
+            VALUES (new.id, new.title, new.description, new.section_text);
+        END;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m001_initial]
+
+
+def apply_migrations(db: sqlite3.Connection) -> int:
+    """Bring the schema up to date; return the version it had. The caller refuses newer ones."""
+    start: int = db.execute("PRAGMA user_version").fetchone()[0]
+    for version, migration in enumerate(MIGRATIONS[start:], start=start + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            migration(db)
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return start

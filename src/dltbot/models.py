@@ -1,0 +1,113 @@
+"""Plain data passed between the modules: entries of a list, commits, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventKind = Literal["added", "changed", "moved", "removed", "restored"]
+EVENT_KINDS: tuple[EventKind, ...] = ("added", "changed", "moved", "removed", "restored")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One linked item of a list, as it stands in one version of the list file."""
+
+    identity: str  # normalised URL (urls.identity); the key across versions
+    url: str  # as written (resolved when relative)
+    title: str
+    description: str = ""
+    section: tuple[str, ...] = ()  # heading path, outermost first
+    parents: tuple[str, ...] = ()  # labels of link-less parent items
+    parent: str | None = None  # identity of the parent entry, for nested items
+    extra_links: tuple[str, ...] = ()
+    # An entry's position is its index in the parsed list, not a field: inserting one entry
+    # must not make every entry after it a different value.
+    occurrences: int = 1
+
+    def same_text(self, other: Entry) -> bool:
+        """Tell whether title and description are equal (what "changed" compares)."""
+        return self.title == other.title and self.description == other.description
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit of the tracked branch, as events record it."""
+
+    sha: str
+    date: str  # committer date, ISO 8601 with offset
+    author: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What one commit did to one entry."""
+
+    kind: EventKind
+    entry: Entry  # the entry after the commit; for "removed", the entry before it
+    old: Entry | None = None  # the entry before the commit, for changed and moved
+
+
+@dataclass(frozen=True, slots=True)
+class ListSource:
+    """A list to follow: where its repository is and which file holds the list."""
+
+    name: str
+    repo: str
+    path: str | None = None  # None: README.md, found case-insensitively
+    branch: str | None = None  # None: the remote's HEAD branch
+    interval_seconds: int = 900
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one sync of one list did."""
+
+    name: str
+    commits: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    head: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """A followed list as the database knows it."""
+
+    id: int
+    name: str
+    repo: str
+    path: str | None
+    branch: str | None
+    head: str | None
+    status: str  # new | ok | failing
+    last_error: str | None
+    last_sync_at: str | None
+    last_success_at: str | None
+    failing_since: str | None
+    backfilled_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """A current entry of a list, with when it first appeared."""
+
+    list: str
+    entry: Entry
+    position: int
+    first_commit: str
+    first_date: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the log keeps it, with its commit."""
+
+    id: int
+    list: str
+    kind: EventKind
+    entry: Entry
+    old: Entry | None
+    commit: Commit

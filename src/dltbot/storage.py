@@ -1,0 +1,412 @@
+"""The SQLite database: every SQL statement of dltbot lives here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import urls
+from .errors import StorageError
+from .migrations import MIGRATIONS, apply_migrations
+from .models import Commit, Entry, Event, EventKind, ListState, StoredEntry, StoredEvent
+
+BUSY_TIMEOUT_MS = 10_000
+
+_ENTRY_COLUMNS = (
+    "e.identity, e.url, e.title, e.description, e.section, e.parents, e.parent, "
+    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, l.name"
+)
+_EVENT_COLUMNS = (
+    "ev.id, l.name, ev.kind, ev.identity, ev.url, ev.title, ev.description, ev.section, "
+    "ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
+    "c.sha, c.committed_at, c.author, c.summary"
+)
+
+
+def _casefold(value: str | None) -> str:
+    return value.casefold() if value else ""
+
+
+class Storage:
+    """One SQLite database file: lists, commits, current entries, events and search."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StorageError(f"database {self.path}: cannot open: {error}") from error
+        self._depth = 0
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.create_function("casefold", 1, _casefold, deterministic=True)
+            version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"database {self.path}: schema version {version} is newer than this dltbot "
+                    f"knows ({len(MIGRATIONS)}); upgrade dltbot or use another --db"
+                )
+            apply_migrations(self.db)
+        except sqlite3.Error as error:
+            self.db.close()
+            raise StorageError(f"database {self.path}: {error}") from error
+        except StorageError:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run the block in one transaction (nested blocks join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # --- lists ---------------------------------------------------------------------------
+
+    def ensure_list(self, name: str, repo: str) -> ListState:
+        """Return the list named so, creating it; a changed remote is recorded."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO lists (name, repo) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET repo = excluded.repo",
+                (name, repo),
+            )
+        state = self.list_state(name)
+        assert state is not None
+        return state
+
+    def list_state(self, name: str) -> ListState | None:
+        """Return the stored state of one list."""
+        row = self.db.execute("SELECT * FROM lists WHERE name = ?", (name,)).fetchone()
+        return ListState(*row) if row else None
+
+    def list_states(self) -> list[ListState]:
+        """Return every list, by name."""
+        return [ListState(*row) for row in self.db.execute("SELECT * FROM lists ORDER BY name")]
+
+    def set_tracking(self, list_id: int, path: str, branch: str) -> None:
+        """Record which file and branch of the repository the list is read from."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET path = ?, branch = ? WHERE id = ?", (path, branch, list_id)
+            )
+
+    def mark_synced(self, list_id: int, head: str, now: str, *, backfilled: bool) -> None:
+        """Record a successful sync up to head."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET head = ?, status = 'ok', last_error = NULL, "
+                "last_sync_at = ?, last_success_at = ?, failing_since = NULL, "
+                "backfilled_at = CASE WHEN ? THEN coalesce(backfilled_at, ?) "
+                "ELSE backfilled_at END WHERE id = ?",
+                (head, now, now, backfilled, now, list_id),
+            )
+
+    def mark_failing(self, list_id: int, error: str, now: str) -> None:
+        """Record a failed sync; the list keeps its entries and events."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET status = 'failing', last_error = ?, last_sync_at = ?, "
+                "failing_since = coalesce(failing_since, ?) WHERE id = ?",
+                (error, now, now, list_id),
+            )
+
+    # --- the diff's state ----------------------------------------------------------------
+
+    def current_entries(self, list_id: int) -> dict[str, Entry]:
+        """Return the list's current entries by identity, in list order."""
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            "WHERE e.list_id = ? ORDER BY e.position",
+            (list_id,),
+        )
+        return {row[0]: _entry(row) for row in rows}
+
+    def seen_identities(self, list_id: int) -> set[str]:
+        """Return every identity the list ever held."""
+        rows = self.db.execute("SELECT identity FROM seen WHERE list_id = ?", (list_id,))
+        return {row[0] for row in rows}
+
+    def record_commit(
+        self,
+        list_id: int,
+        commit: Commit,
+        events: Sequence[Event],
+        changed: Iterable[tuple[int, Entry]],
+        removed: Iterable[str],
+    ) -> None:
+        """Store one processed commit: its events, the entries it changed, the new head.
+
+        The caller wraps this in atomic(), so a crash leaves the commit wholly done or undone.
+        """
+        db = self.db
+        db.execute(
+            "INSERT OR IGNORE INTO commits (list_id, sha, committed_at, author, summary) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (list_id, commit.sha, commit.date, commit.author, commit.summary),
+        )
+        db.executemany(
+            "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
+            "old_url, old_title, old_description, old_section, commit_sha, committed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    list_id,
+                    event.kind,
+                    event.entry.identity,
+                    event.entry.url,
+                    event.entry.title,
+                    event.entry.description,
+                    json.dumps(event.entry.section, ensure_ascii=False),
+                    event.old.url if event.old else None,
+                    event.old.title if event.old else None,
+                    event.old.description if event.old else None,
+                    json.dumps(event.old.section, ensure_ascii=False) if event.old else None,
+                    commit.sha,
+                    commit.date,
+                )
+                for event in events
+            ],
+        )
+        db.executemany(
+            "DELETE FROM entries WHERE list_id = ? AND identity = ?",
+            [(list_id, identity) for identity in removed],
+        )
+        changed = list(changed)
+        db.executemany(
+            "INSERT OR IGNORE INTO seen (list_id, identity, first_commit, first_date) "
+            "VALUES (?, ?, ?, ?)",
+            [(list_id, entry.identity, commit.sha, commit.date) for _, entry in changed],
+        )
+        db.executemany(
+            "INSERT INTO entries (list_id, identity, url, title, description, section, "
+            "section_text, parents, parent, extra_links, position, occurrences, "
+            "first_commit, first_date) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date "
+            "FROM seen s WHERE s.list_id = ? AND s.identity = ? "
+            "ON CONFLICT (list_id, identity) DO UPDATE SET url = excluded.url, "
+            "title = excluded.title, description = excluded.description, "
+            "section = excluded.section, section_text = excluded.section_text, "
+            "parents = excluded.parents, parent = excluded.parent, "
+            "extra_links = excluded.extra_links, position = excluded.position, "
+            "occurrences = excluded.occurrences",
+            [
+                (
+                    list_id,
+                    *_entry_values(entry),
+                    position,
+                    entry.occurrences,
+                    list_id,
+                    entry.identity,
+                )
+                for position, entry in changed
+            ],
+        )
+        db.execute("UPDATE lists SET head = ? WHERE id = ?", (commit.sha, list_id))
+
+    def write_positions(self, list_id: int, entries: Sequence[Entry]) -> None:
+        """Store each entry's place in the list (done once a sync, not per commit)."""
+        with self.atomic():
+            stored = dict(
+                self.db.execute(
+                    "SELECT identity, position FROM entries WHERE list_id = ?", (list_id,)
+                ).fetchall()
+            )
+            self.db.executemany(
+                "UPDATE entries SET position = ? WHERE list_id = ? AND identity = ?",
+                [
+                    (position, list_id, entry.identity)
+                    for position, entry in enumerate(entries)
+                    if stored.get(entry.identity) != position
+                ],
+            )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def events(
+        self,
+        list_name: str | None = None,
+        kinds: Sequence[EventKind] = (),
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[StoredEvent]:
+        """Return events, oldest first unless newest_first, filtered by list and kinds."""
+        where, params = ["1"], list[Any]()
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        if kinds:
+            where.append(f"ev.kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM events ev JOIN lists l ON l.id = ev.list_id "
+            "JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha "
+            f"WHERE {' AND '.join(where)} ORDER BY ev.id {order}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_event(row) for row in self.db.execute(sql, params)]
+
+    def search(
+        self, query: str, list_name: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[StoredEntry]:
+        """Return current entries matching every word of query, title hits first.
+
+        Words of three or more characters go through the trigram index; shorter ones (the
+        commonest Chinese queries are two characters: 泛化) are matched as substrings.
+        Words are always literal text: FTS5 syntax in them is quoted away.
+        """
+        words = [casefold for word in query.split() if (casefold := word.casefold())]
+        if not words:
+            return []
+        long = [word for word in words if len(word) >= 3]
+        short = [word for word in words if len(word) < 3]
+        joins, where, params = "", ["1"], list[Any]()
+        order = [f"({' + '.join('(instr(casefold(e.title), ?) > 0)' for _ in words)}) DESC"]
+        if long:
+            joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
+            where.append("entries_fts MATCH ?")
+            params.append(" ".join('"' + word.replace('"', '""') + '"' for word in long))
+            order.append("bm25(entries_fts, 10.0, 1.0, 3.0)")
+        for word in short:
+            where.append(
+                "(instr(casefold(e.title), ?) OR instr(casefold(e.description), ?) "
+                "OR instr(casefold(e.section_text), ?))"
+            )
+            params.extend([word] * 3)
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        sql = (
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id{joins} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {', '.join(order)}, e.first_date DESC, e.id LIMIT ? OFFSET ?"
+        )
+        params.extend([*words, limit, offset])
+        return [_stored_entry(row) for row in self.db.execute(sql, params)]
+
+    def random_entry(
+        self, list_name: str | None = None, section: str | None = None
+    ) -> StoredEntry | None:
+        """Return a uniformly random current entry, optionally under headings matching words."""
+        where, params = ["1"], list[Any]()
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        for word in (section or "").split():
+            where.append("instr(casefold(e.section_text), ?)")
+            params.append(word.casefold())
+        row = self.db.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            f"WHERE {' AND '.join(where)} ORDER BY random() LIMIT 1",
+            params,
+        ).fetchone()
+        return _stored_entry(row) if row else None
+
+    def entry_count(self, list_id: int) -> int:
+        """Return how many entries the list holds now."""
+        row = self.db.execute("SELECT count(*) FROM entries WHERE list_id = ?", (list_id,))
+        count: int = row.fetchone()[0]
+        return count
+
+
+def _entry_values(entry: Entry) -> tuple[Any, ...]:
+    return (
+        entry.identity,
+        entry.url,
+        entry.title,
+        entry.description,
+        json.dumps(entry.section, ensure_ascii=False),
+        " > ".join(entry.section),
+        json.dumps(entry.parents, ensure_ascii=False),
+        entry.parent,
+        json.dumps(entry.extra_links, ensure_ascii=False),
+    )
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    identity, url, title, description, section, parents, parent, extra, occurrences = row[:9]
+    return Entry(
+        identity=identity,
+        url=url,
+        title=title,
+        description=description,
+        section=tuple(json.loads(section)),
+        parents=tuple(json.loads(parents)),
+        parent=parent,
+        extra_links=tuple(json.loads(extra)),
+        occurrences=occurrences,
+    )
+
+
+def _stored_entry(row: Sequence[Any]) -> StoredEntry:
+    return StoredEntry(
+        list=row[12], entry=_entry(row), position=row[9], first_commit=row[10], first_date=row[11]
+    )
+
+
+def _event(row: Sequence[Any]) -> StoredEvent:
+    (
+        event_id,
+        name,
+        kind,
+        identity,
+        url,
+        title,
+        description,
+        section,
+        old_url,
+        old_title,
+        old_description,
+        old_section,
+        sha,
+        date,
+        author,
+        summary,
+    ) = row
+    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
+    old = None
+    if old_url is not None:
+        old = Entry(
+            urls.identity(old_url),
+            old_url,
+            old_title,
+            old_description,
+            tuple(json.loads(old_section)),
+        )
+    return StoredEvent(event_id, name, kind, entry, old, Commit(sha, date, author, summary))

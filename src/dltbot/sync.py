@@ -1,0 +1,156 @@
+"""The use case: fetch a list's repository, walk its new commits, store what changed.
+
+One transaction per processed commit: killing the process at any point and syncing again gives
+the same events as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import gitsource, urls
+from .diff import DiffState, diff_entries
+from .errors import DltbotError, ListFileMissingError
+from .listparse import ListParser
+from .models import Commit, Entry, ListSource, SyncReport
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Called after each processed version with (done, total).
+Progress = Callable[[int, int], None]
+
+
+def now_iso() -> str:
+    """Return the current time as events and statuses record it (UTC, ISO 8601)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def is_binary(data: bytes) -> bool:
+    """Tell whether a version of the list file is not text (a NUL byte near the start)."""
+    return b"\0" in data[:8192]
+
+
+def sync_all(
+    storage: Storage,
+    sources: Sequence[ListSource],
+    clones: Path,
+    progress: Callable[[str], Progress | None] | None = None,
+) -> list[SyncReport]:
+    """Sync every list; one failing list never stops the others."""
+    reports = []
+    for source in sources:
+        try:
+            report = sync_list(storage, source, clones, progress(source.name) if progress else None)
+        except Exception as error:  # a bug must not stop the other lists either
+            log.exception("list %s: sync failed unexpectedly", source.name)
+            report = SyncReport(source.name, error=f"unexpected error: {error!r}")
+        reports.append(report)
+    return reports
+
+
+def sync_list(
+    storage: Storage, source: ListSource, clones: Path, progress: Progress | None = None
+) -> SyncReport:
+    """Fetch one list's repository and record the events of every new commit."""
+    started = time.monotonic()
+    report = SyncReport(source.name)
+    state = storage.ensure_list(source.name, source.repo)
+    try:
+        repository = gitsource.open_repo(
+            source.repo, gitsource.clone_dir_for(clones, source.name, source.repo)
+        )
+        branch = source.branch or gitsource.default_branch(repository)
+        head = gitsource.head_commit(repository, branch)
+        path = gitsource.find_list_file(repository, head, source.path or state.path or "README.md")
+        storage.set_tracking(state.id, path, branch)
+        walker = _Walker(storage, state.id, ListParser(urls.blob_base(source.repo, branch, path)))
+        if state.head == head:
+            pass
+        elif state.head and not gitsource.is_ancestor(repository, state.head, head):
+            # History was rewritten under us: diff what we hold against the new head, so
+            # nothing already announced is announced again.
+            log.warning(
+                "list %s: last processed commit %s is gone; diffing against head %s",
+                source.name,
+                state.head[:12],
+                head[:12],
+            )
+            data = gitsource.read_file(repository, head, path)
+            walker.process(gitsource.commit_info(repository, head), data)
+        else:
+            versions = list(gitsource.iter_versions(repository, path, head, since=state.head))
+            for done, version in enumerate(versions, start=1):
+                walker.process(version.commit, version.data)
+                if progress:
+                    progress(done, len(versions))
+        walker.finish()
+        storage.mark_synced(state.id, head, now_iso(), backfilled=True)
+        report.head = head
+    except (DltbotError, OSError) as error:
+        message = str(error)
+        if isinstance(error, ListFileMissingError):
+            message += " (deleted or renamed?); set the list's path to follow it"
+        storage.mark_failing(state.id, message, now_iso())
+        report.error = message
+        log.warning("list %s failed: %s", source.name, message)
+        return report
+    finally:
+        report.seconds = time.monotonic() - started
+    report.commits = walker.commits
+    report.events = walker.counts
+    return report
+
+
+class _Walker:
+    """Diff each version against the last one processed, one transaction per commit."""
+
+    def __init__(self, storage: Storage, list_id: int, parser: ListParser) -> None:
+        self.storage = storage
+        self.list_id = list_id
+        self.parser = parser
+        self.state = DiffState(storage.current_entries(list_id), storage.seen_identities(list_id))
+        self.commits = 0
+        self.counts: dict[str, int] = {}
+        self.last: list[Entry] | None = None
+
+    def process(self, commit: Commit, data: bytes | None) -> None:
+        """Record the events of one version of the list file."""
+        self.commits += 1
+        if data is None or is_binary(data):
+            # A deleted or binary version is not a list that lost every entry: skip it, and
+            # diff the next good version against the last good one.
+            log.warning(
+                "commit %s: list file %s; skipped",
+                commit.sha[:12],
+                "deleted" if data is None else "is not text",
+            )
+            with self.storage.atomic():
+                self.storage.record_commit(self.list_id, commit, (), (), ())
+            return
+        new = self.parser.parse(data)
+        old = self.state.current
+        events = diff_entries(old, new, self.state.seen)
+        changed = [
+            (position, entry)
+            for position, entry in enumerate(new)
+            if (before := old.get(entry.identity)) is not entry and before != entry
+        ]
+        new_by_id = {entry.identity: entry for entry in new}
+        removed = [identity for identity in old if identity not in new_by_id]
+        with self.storage.atomic():
+            self.storage.record_commit(self.list_id, commit, events, changed, removed)
+        self.state.current = new_by_id
+        self.state.seen.update(entry.identity for _, entry in changed)
+        self.last = new
+        for event in events:
+            self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+
+    def finish(self) -> None:
+        """Store the positions of the entries as the last version orders them."""
+        if self.last is not None:
+            self.storage.write_positions(self.list_id, self.last)

@@ -1,0 +1,98 @@
+"""URL identity: two spellings of the same link are one entry."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+
+def clean(raw: str) -> str:
+    """Return a link destination as a reader should see it: trimmed, stray wrapping removed.
+
+    Real lists hold `[t]((https://x))` (CommonMark reads the destination as `(https://x)`)
+    and `[t](https://x )`; both mean https://x.
+    """
+    url = raw.strip()
+    while len(url) >= 2 and url[0] + url[-1] in ("()", "<>"):
+        url = url[1:-1].strip()
+    return url
+
+
+def resolve(url: str, base: str | None) -> str:
+    """Resolve a relative link against the list file's directory on its forge, if known."""
+    if base is None or not url or url.startswith("#"):
+        return url
+    if urlsplit(url).scheme:
+        return url
+    return urljoin(base, url)
+
+
+def identity(url: str) -> str:
+    """Return the identity of a URL: scheme-insensitive, lower-case host, no www., no utm_*."""
+    url = clean(url)
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return url.lower()
+    if not host:
+        # mailto:, relative links without a forge, or odd strings: compare as written.
+        return url.rstrip("/")
+    if host.startswith("www."):
+        host = host[4:]
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    if host == "arxiv.org" and path.startswith("/pdf/"):
+        # arxiv.org/pdf/X and arxiv.org/pdf/X.pdf are the paper arxiv.org/abs/X.
+        paper = path[len("/pdf/") :]
+        path = "/abs/" + (paper[: -len(".pdf")] if paper.endswith(".pdf") else paper)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    return urlunsplit(("", host, path, urlencode(query), parts.fragment))[2:]
+
+
+def forge_web_url(remote: str) -> str | None:
+    """Return the web page of a repository on a forge (https://host/owner/repo), if it has one."""
+    remote = remote.strip()
+    if "://" in remote:
+        parts = urlsplit(remote)
+        if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
+            return None
+        host, path = parts.hostname, parts.path
+    elif ":" in remote and "@" in remote.split(":", 1)[0]:
+        # scp-style git@host:owner/repo.git
+        user_host, path = remote.split(":", 1)
+        host = user_host.split("@", 1)[1]
+    else:
+        return None  # a local path or bundle: no forge
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    if path.count("/") < 1:
+        return None
+    return f"https://{host.lower()}/{path}"
+
+
+def blob_base(remote: str, branch: str, path: str) -> str | None:
+    """Return the URL that relative links in the list file resolve against, on its forge."""
+    web = forge_web_url(remote)
+    if web is None:
+        return None
+    directory = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+    if "gitlab" in web:
+        return f"{web}/-/blob/{branch}/{directory}"
+    if "codeberg" in web or "gitea" in web:
+        return f"{web}/src/branch/{branch}/{directory}"
+    return f"{web}/blob/{branch}/{directory}"
+
+
+def commit_url(remote: str, sha: str) -> str | None:
+    """Return the web page of a commit on the repository's forge, if it has one."""
+    web = forge_web_url(remote)
+    if web is None:
+        return None
+    return f"{web}/-/commit/{sha}" if "gitlab" in web else f"{web}/commit/{sha}"
