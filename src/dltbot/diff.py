@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .models import Entry, Event
@@ -17,17 +17,25 @@ class DiffState:
 
 
 def diff_entries(
-    old: Mapping[str, Entry], new: Sequence[Entry], seen: set[str] | frozenset[str]
+    old: Mapping[str, Entry],
+    new: Mapping[str, Entry],
+    seen: set[str] | frozenset[str],
+    candidates: Iterable[str] | None = None,
 ) -> list[Event]:
-    """Return the events that turn the entries `old` into `new`.
+    """Return the events that turn the entries `old` into `new` (both keyed by identity).
 
     `seen` holds every identity the list ever held, so that an entry coming back is "restored",
-    never "added" twice. Reordering, re-numbering or re-bulleting yields nothing: entries are
-    compared by identity, and their text as the parser cleaned it.
+    never "added" twice. `candidates` are the identities of `new` that may differ from `old`
+    (all of them when None; the parser knows which chunks it reused). Reordering, re-numbering
+    or re-bulleting yields nothing: entries are compared by identity and by their text as the
+    parser cleaned it.
     """
-    new_by_id = {entry.identity: entry for entry in new}
-    appeared = [entry for entry in new if entry.identity not in old]
-    vanished = [entry for entry in old.values() if entry.identity not in new_by_id]
+    if candidates is None:
+        candidates = new.keys()
+    gone = old.keys() - new.keys()
+    # Sorted, so that events do not depend on the order a mapping was built in.
+    vanished = [old[identity] for identity in sorted(gone)]
+    appeared = [new[identity] for identity in candidates if identity not in old]
 
     # A URL fix keeps the title and section: pair such entries as "changed", not remove + add.
     vanished_by_text: dict[tuple[str, tuple[str, ...]], list[Entry]] = {}
@@ -37,21 +45,22 @@ def diff_entries(
     for entry in appeared:
         if entry.identity in seen:
             continue
-        candidates = vanished_by_text.get((entry.title, entry.section))
-        if candidates:
-            fixed[entry.identity] = candidates.pop(0)
+        matches = vanished_by_text.get((entry.title, entry.section))
+        if matches:
+            fixed[entry.identity] = matches.pop(0)
     fixed_old = {entry.identity for entry in fixed.values()}
 
     events: list[Event] = []
-    for entry in new:
-        before = old.get(entry.identity)
+    for identity in dict.fromkeys(candidates):
+        entry = new[identity]
+        before = old.get(identity)
         if before is entry:
             continue  # the parser reused it: its chunk did not change
         if before is None:
-            was = fixed.get(entry.identity)
+            was = fixed.get(identity)
             if was is not None:
                 events.append(Event("changed", entry, was))
-            elif entry.identity in seen:
+            elif identity in seen:
                 events.append(Event("restored", entry))
             else:
                 events.append(Event("added", entry))

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,10 +24,10 @@ _RECORD = "\x1e"
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """The list file as one commit of the tracked branch left it."""
+    """The list file as one commit of the tracked branch left it; read_blob gives its bytes."""
 
     commit: Commit
-    data: bytes | None  # None: the commit deleted the file
+    blob: str | None  # None: the commit deleted the file
 
 
 def check_repo_url(repo: str) -> None:
@@ -83,12 +82,25 @@ def _git_message(error: git.GitCommandError) -> str:
 
 
 def default_branch(repository: git.Repo) -> str:
-    """Return the branch the remote's HEAD pointed to when it was cloned."""
+    """Return the branch the remote's HEAD pointed to when it was cloned.
+
+    A bundle made without HEAD leaves a clone whose HEAD names a branch it does not have;
+    then the only branch, or main, or master is taken.
+    """
+    branches: str = repository.git.for_each_ref("--format=%(refname:short)", "refs/heads/")
+    names = branches.split()
     try:
-        ref: str = repository.git.symbolic_ref("--short", "HEAD")
-    except git.GitCommandError as error:
-        raise GitSourceError(f"cannot tell the default branch: {_git_message(error)}") from error
-    return ref.strip()
+        ref: str = repository.git.symbolic_ref("--short", "HEAD").strip()
+    except git.GitCommandError:
+        ref = ""
+    if ref in names:
+        return ref
+    if len(names) == 1:
+        return names[0]
+    for name in ("main", "master"):
+        if name in names:
+            return name
+    raise GitSourceError("cannot tell the default branch; set the list's branch")
 
 
 def head_commit(repository: git.Repo, branch: str) -> str:
@@ -130,10 +142,11 @@ def read_file(repository: git.Repo, rev: str, path: str) -> bytes:
         sha: str = repository.git.rev_parse("--verify", f"{rev}:{path}")
     except git.GitCommandError as error:
         raise ListFileMissingError(f"list file {path!r} not found at {rev[:12]}") from error
-    return _read_blob(repository, sha.strip())
+    return read_blob(repository, sha.strip())
 
 
-def _read_blob(repository: git.Repo, sha: str) -> bytes:
+def read_blob(repository: git.Repo, sha: str) -> bytes:
+    """Return the bytes of a blob (through one long-running `git cat-file --batch`)."""
     data: bytes = repository.odb.stream(bytes.fromhex(sha)).read()
     return data
 
@@ -147,10 +160,10 @@ def is_ancestor(repository: git.Repo, ancestor: str, rev: str) -> bool:
     return True
 
 
-def iter_versions(
+def list_versions(
     repository: git.Repo, path: str, head: str, since: str | None = None
-) -> Iterator[Version]:
-    """Yield the versions of path along head's first-parent chain, oldest first.
+) -> list[Version]:
+    """Return the versions of path along head's first-parent chain, oldest first.
 
     Only commits whose list file differs from their first parent's are yielded. A merge's
     second parent is not walked: its commits reach us through the merge, which is diffed
@@ -174,6 +187,7 @@ def iter_versions(
         raise GitSourceError(
             f"cannot read the history of {path!r}: {_git_message(error)}"
         ) from error
+    versions = []
     for record in out.split(_RECORD)[1:]:
         header, _, raw = record.partition("\n")
         sha, date, author, summary = header.split(_FIELD, 3)
@@ -181,8 +195,8 @@ def iter_versions(
         if blob is None:
             continue  # the path differs only in case, or the commit left it as it was
         commit = Commit(sha, date, author, summary)
-        data = None if blob == _NULL_SHA else _read_blob(repository, blob)
-        yield Version(commit, data)
+        versions.append(Version(commit, None if blob == _NULL_SHA else blob))
+    return versions
 
 
 def _blob_from_raw(raw: str, path: str) -> str | None:

@@ -9,9 +9,13 @@ whole document and handed to the parser for links it cannot resolve inside the c
 
 from __future__ import annotations
 
+import collections
+import functools
+import itertools
+import operator
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +32,7 @@ _SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)+[.)+]*|\d+[.)+]+)(?=\s|$)\s*")
 _LEADING_SEPARATORS = " \t:：-–—,，、|;；.。+*"
 _SPACE = re.compile(r"\s+")
+_CONTROLS = {code: " " for code in [*range(32), 127]}
 
 
 @dataclass(slots=True)
@@ -56,9 +61,18 @@ _Refs = dict[str, tuple[str, str]]
 _EntriesKey = tuple[bytes, int, _Headings, bool]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def clean_text(text: str) -> str:
-    """Return text without emoji, shortcodes, zero-width characters or runs of white space."""
-    text = _SHORTCODE.sub(" ", text)
+    """Return text without emoji, shortcodes, zero-width characters or runs of white space.
+
+    Cached: a backfill cleans the same lines again each time their chunk is parsed.
+    """
+    if ":" in text:
+        text = _SHORTCODE.sub(" ", text)
+    if not text.isprintable():
+        text = text.translate(_CONTROLS)
+    if text.isascii():
+        return _SPACE.sub(" ", text).strip()
     kept = []
     for ch in text:
         if ch in "\u200d\ufe0f\ufe0e\u200b":
@@ -115,15 +129,22 @@ def split_chunks(
     bytes with bytes.find: it runs on every version of a 400 KB file, and only chunks not seen
     before are decoded. `scans` caches the scan of each piece between versions.
     """
-    pieces: list[bytes] = []
-    start = 0
-    at = text.find(b"\n#")
+    # Find "#" (rarer than newlines, so bytes.find skips far) and keep those that start a
+    # line and an ATX heading.
+    cuts = [0]
+    at = text.find(b"#", 1)
     while at >= 0:
-        if _is_atx_heading(text, at + 1):
-            pieces.append(text[start : at + 1])
-            start = at + 1
-        at = text.find(b"\n#", at + 1)
-    pieces.append(text[start:])
+        if text[at - 1] == 0x0A:
+            end = at
+            while end < len(text) and text[end] == 0x23:
+                end += 1
+            if end - at <= 6 and (end == len(text) or text[end] in b" \t\r\n"):
+                cuts.append(at)
+            at = text.find(b"#", end)
+        else:
+            at = text.find(b"#", at + 1)
+    cuts.append(len(text))
+    pieces = [text[start:end] for start, end in itertools.pairwise(cuts)]
     chunks: list[bytes] = []
     state: _State = None
     for piece in pieces:
@@ -141,14 +162,6 @@ def split_chunks(
         else:
             state = scans[key] = _scan(piece, state)
     return chunks
-
-
-def _is_atx_heading(text: bytes, at: int) -> bool:
-    hashes = 0
-    while at + hashes < len(text) and text[at + hashes] == 0x23:
-        hashes += 1
-    end = at + hashes
-    return hashes <= 6 and (end == len(text) or text[end] in b" \t\r\n")
 
 
 _RAW_HTML = (
@@ -243,13 +256,14 @@ class ListParser:
 
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = base_url
-        self._records: dict[tuple[bytes, int], list[_Record]] = {}
+        self._records: dict[tuple[bytes, int], tuple[list[_Record], int]] = {}
         self._refs: dict[bytes, _Refs] = {}
         self._scans: dict[tuple[bytes, _State], _State] = {}
         self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings]] = {}
+        self._repeated: list[str] = []
 
-    def parse(self, data: bytes | str) -> list[Entry]:
-        """Return the entries of one version of the list file, in document order.
+    def parse(self, data: bytes | str) -> ParsedList:
+        """Return the entries of one version of the list file.
 
         Bytes are read as UTF-8; invalid sequences become U+FFFD instead of failing.
         """
@@ -263,21 +277,24 @@ class ListParser:
         for chunk in reversed(chunks):  # the first definition of a label wins
             refs.update(refs_by_chunk[chunk])
         refs_key = hash(tuple(sorted(refs.items()))) if refs else 0
-        records_cache: dict[tuple[bytes, int], list[_Record]] = {}
+        records_cache: dict[tuple[bytes, int], tuple[list[_Record], int]] = {}
         for chunk in chunks:
-            records = self._records.get((chunk, refs_key))
-            if records is None:
+            cached = self._records.get((chunk, refs_key))
+            if cached is None:
                 records = list(_parse_chunk(_decode(chunk), refs, self.base_url))
-            records_cache[(chunk, refs_key)] = records
-        title = _has_title(records_cache.values())
+                cached = (records, _title_count(records))
+            records_cache[(chunk, refs_key)] = cached
+        title = sum(h1 for _, h1 in records_cache.values()) == 1
         entries_cache: dict[_EntriesKey, tuple[list[Entry], _Headings]] = {}
         headings: _Headings = ()
         entries: list[Entry] = []
+        fresh: list[Entry] = []
         for chunk in chunks:
             key = (chunk, refs_key, headings, title)
             done = self._entries.get(key)
             if done is None:
-                done = _apply_headings(records_cache[(chunk, refs_key)], headings, title)
+                done = _apply_headings(records_cache[(chunk, refs_key)][0], headings, title)
+                fresh.extend(done[0])
             entries_cache[key] = done
             entries.extend(done[0])
             headings = done[1]
@@ -285,7 +302,10 @@ class ListParser:
         self._records = records_cache
         self._entries = entries_cache
         self._refs = refs_by_chunk
-        return _merge_repeats(entries)
+        # A URL repeated in the last version may now stand once, in a chunk that was reused.
+        parsed = ParsedList(entries, [entry.identity for entry in fresh], self._repeated)
+        self._repeated = parsed.repeated
+        return parsed
 
     def _chunk_refs(self, chunk: bytes) -> _Refs:
         refs = self._refs.get(chunk)
@@ -304,22 +324,17 @@ def parse_entries(text: str | bytes, base_url: str | None = None) -> list[Entry]
         text = _decode(text)
     refs = _reference_definitions(text)
     records = list(_parse_chunk(text, refs, base_url))
-    entries, _ = _apply_headings(records, (), _has_title([records]))
-    return _merge_repeats(entries)
+    entries, _ = _apply_headings(records, (), _title_count(records) == 1)
+    return ParsedList(entries).entries()
 
 
-def _has_title(chunks: Iterable[list[_Record]]) -> bool:
-    """Tell whether the document has exactly one level-1 heading: its title, not a section.
+def _title_count(records: list[_Record]) -> int:
+    """Count level-1 headings. A document with exactly one has a title, not a section.
 
     The title names the list; keeping it out of every heading path means that adding or
     renaming it does not move every entry.
     """
-    count = 0
-    for records in chunks:
-        for record in records:
-            if isinstance(record, tuple) and record[0] == 1:
-                count += 1
-    return count == 1
+    return sum(1 for record in records if isinstance(record, tuple) and record[0] == 1)
 
 
 def _normalise_label(label: str) -> str:
@@ -327,12 +342,10 @@ def _normalise_label(label: str) -> str:
 
 
 def _reference_definitions(text: str) -> _Refs:
+    """Return the document's link reference definitions by normalised label."""
     if "]:" not in text:
         return {}
-    try:
-        defs = pyromark.reference_definitions(text, options=_OPTIONS)
-    except Exception:  # a parser fault must not lose the version; links stay unresolved
-        return {}
+    defs = pyromark.reference_definitions(text, options=_OPTIONS)
     return {_normalise_label(k): (v["dest"], v["title"] or "") for k, v in defs.items()}
 
 
@@ -351,18 +364,47 @@ def _apply_headings(
     return entries, headings
 
 
-def _merge_repeats(entries: list[Entry]) -> list[Entry]:
-    """Make one entry of each URL, counting its occurrences; the first one's fields win."""
-    by_identity: dict[str, Entry] = {}
-    repeats: dict[str, int] = {}
-    for entry in entries:
-        if entry.identity in by_identity:
-            repeats[entry.identity] = repeats.get(entry.identity, 1) + 1
-        else:
-            by_identity[entry.identity] = entry
-    for identity, count in repeats.items():
-        by_identity[identity] = replace(by_identity[identity], occurrences=count)
-    return list(by_identity.values())
+class ParsedList:
+    """One version's entries: one per URL (repeats counted), and which ones to look at."""
+
+    def __init__(
+        self,
+        found: list[Entry],
+        fresh: list[str] | None = None,
+        repeated_before: Sequence[str] = (),
+    ) -> None:
+        self._ids = list(map(_IDENTITY, found))
+        # Built from the end so that the first occurrence of a URL wins; done in C because
+        # it runs on every version of the list.
+        self.by_identity: dict[str, Entry] = dict(
+            zip(reversed(self._ids), reversed(found), strict=True)
+        )
+        # Identities whose entry may differ from the previous version's: the entries of
+        # chunks parsed anew, and repeated URLs (their count is not local to a chunk).
+        self.fresh: list[str] = self._ids if fresh is None else fresh
+        self.repeated: list[str] = []
+        if len(self.by_identity) != len(self._ids):
+            counts = collections.Counter(self._ids)
+            self.repeated = [identity for identity, count in counts.items() if count > 1]
+            for identity in self.repeated:
+                entry = self.by_identity[identity]
+                self.by_identity[identity] = replace(entry, occurrences=counts[identity])
+        if fresh is not None and (self.repeated or repeated_before):
+            # A URL repeated in the last version may now stand once, in a reused chunk.
+            before = [identity for identity in repeated_before if identity in self.by_identity]
+            self.fresh = [*fresh, *self.repeated, *before]
+
+    def positions(self) -> dict[str, int]:
+        """Return each identity's place: the index of its first occurrence."""
+        last = len(self._ids) - 1
+        return dict(zip(reversed(self._ids), range(last, -1, -1), strict=True))
+
+    def entries(self) -> list[Entry]:
+        """Return the entries in document order, one per URL."""
+        return [self.by_identity[identity] for identity in dict.fromkeys(self._ids)]
+
+
+_IDENTITY = operator.attrgetter("identity")
 
 
 def _parse_chunk(
@@ -371,12 +413,7 @@ def _parse_chunk(
     def resolve_reference(link: Any) -> tuple[str, str] | None:
         return refs.get(_normalise_label(link["reference"]))
 
-    try:
-        events = list(
-            pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference)
-        )
-    except Exception:  # the parser should never fail; if it does, the chunk holds no entries
-        return
+    events = list(pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference))
     yield from _Walker(events, base_url).records()
 
 
@@ -648,7 +685,7 @@ class _Walker:
             return [entry, *entries], []
         if entries:
             return entries, []
-        text = join_text(s.text for s in own)
+        text = strip_numbering(clean_text(join_text(s.text for s in own)))
         return [], [text, *leftovers] if text else leftovers
 
     def _row_entries(self, rows: list[list[list[_Seg]]]) -> Iterator[Entry]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -165,8 +165,8 @@ class Storage:
         list_id: int,
         commit: Commit,
         events: Sequence[Event],
-        changed: Iterable[tuple[int, Entry]],
-        removed: Iterable[str],
+        changed: Sequence[tuple[int, Entry]],
+        removed: Sequence[str],
     ) -> None:
         """Store one processed commit: its events, the entries it changed, the new head.
 
@@ -178,7 +178,19 @@ class Storage:
             "VALUES (?, ?, ?, ?, ?)",
             (list_id, commit.sha, commit.date, commit.author, commit.summary),
         )
-        db.executemany(
+        if events:
+            self._insert_events(list_id, commit, events)
+        if removed:
+            db.executemany(
+                "DELETE FROM entries WHERE list_id = ? AND identity = ?",
+                [(list_id, identity) for identity in removed],
+            )
+        if changed:
+            self._upsert_entries(list_id, commit, changed)
+        db.execute("UPDATE lists SET head = ? WHERE id = ?", (commit.sha, list_id))
+
+    def _insert_events(self, list_id: int, commit: Commit, events: Sequence[Event]) -> None:
+        self.db.executemany(
             "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
             "old_url, old_title, old_description, old_section, commit_sha, committed_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -201,11 +213,11 @@ class Storage:
                 for event in events
             ],
         )
-        db.executemany(
-            "DELETE FROM entries WHERE list_id = ? AND identity = ?",
-            [(list_id, identity) for identity in removed],
-        )
-        changed = list(changed)
+
+    def _upsert_entries(
+        self, list_id: int, commit: Commit, changed: Sequence[tuple[int, Entry]]
+    ) -> None:
+        db = self.db
         db.executemany(
             "INSERT OR IGNORE INTO seen (list_id, identity, first_commit, first_date) "
             "VALUES (?, ?, ?, ?)",
@@ -235,7 +247,6 @@ class Storage:
                 for position, entry in changed
             ],
         )
-        db.execute("UPDATE lists SET head = ? WHERE id = ?", (commit.sha, list_id))
 
     def write_positions(self, list_id: int, entries: Sequence[Entry]) -> None:
         """Store each entry's place in the list (done once a sync, not per commit)."""
@@ -337,6 +348,15 @@ class Storage:
             params,
         ).fetchone()
         return _stored_entry(row) if row else None
+
+    def entries(self, list_name: str) -> list[StoredEntry]:
+        """Return a list's current entries in list order."""
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            "WHERE l.name = ? ORDER BY e.position, e.id",
+            (list_name,),
+        )
+        return [_stored_entry(row) for row in rows]
 
     def entry_count(self, list_id: int) -> int:
         """Return how many entries the list holds now."""

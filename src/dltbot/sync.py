@@ -15,8 +15,8 @@ from pathlib import Path
 from . import gitsource, urls
 from .diff import DiffState, diff_entries
 from .errors import DltbotError, ListFileMissingError
-from .listparse import ListParser
-from .models import Commit, Entry, ListSource, SyncReport
+from .listparse import ListParser, ParsedList
+from .models import Commit, ListSource, SyncReport
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,18 @@ def sync_list(
                 state.head[:12],
                 head[:12],
             )
-            data = gitsource.read_file(repository, head, path)
-            walker.process(gitsource.commit_info(repository, head), data)
+            walker.process(
+                gitsource.commit_info(repository, head),
+                gitsource.read_file(repository, head, path),
+            )
         else:
-            versions = list(gitsource.iter_versions(repository, path, head, since=state.head))
+            versions = gitsource.list_versions(repository, path, head, since=state.head)
             for done, version in enumerate(versions, start=1):
-                walker.process(version.commit, version.data)
+                # Read one blob at a time: a backfill's versions together are gigabytes.
+                blob = version.blob
+                walker.process(
+                    version.commit, None if blob is None else gitsource.read_blob(repository, blob)
+                )
                 if progress:
                     progress(done, len(versions))
         walker.finish()
@@ -116,7 +122,7 @@ class _Walker:
         self.state = DiffState(storage.current_entries(list_id), storage.seen_identities(list_id))
         self.commits = 0
         self.counts: dict[str, int] = {}
-        self.last: list[Entry] | None = None
+        self.last: ParsedList | None = None
 
     def process(self, commit: Commit, data: bytes | None) -> None:
         """Record the events of one version of the list file."""
@@ -132,25 +138,29 @@ class _Walker:
             with self.storage.atomic():
                 self.storage.record_commit(self.list_id, commit, (), (), ())
             return
-        new = self.parser.parse(data)
+        parsed = self.parser.parse(data)
+        new = parsed.by_identity
         old = self.state.current
-        events = diff_entries(old, new, self.state.seen)
-        changed = [
-            (position, entry)
-            for position, entry in enumerate(new)
-            if (before := old.get(entry.identity)) is not entry and before != entry
+        events = diff_entries(old, new, self.state.seen, parsed.fresh)
+        changed_ids = [
+            identity
+            for identity in dict.fromkeys(parsed.fresh)
+            if (before := old.get(identity)) is not (entry := new[identity]) and before != entry
         ]
-        new_by_id = {entry.identity: entry for entry in new}
-        removed = [identity for identity in old if identity not in new_by_id]
+        changed = []
+        if changed_ids:
+            positions = parsed.positions()
+            changed = [(positions[identity], new[identity]) for identity in changed_ids]
+        removed = sorted(old.keys() - new.keys())
         with self.storage.atomic():
             self.storage.record_commit(self.list_id, commit, events, changed, removed)
-        self.state.current = new_by_id
-        self.state.seen.update(entry.identity for _, entry in changed)
-        self.last = new
+        self.state.current = new
+        self.state.seen.update(changed_ids)
+        self.last = parsed
         for event in events:
             self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
 
     def finish(self) -> None:
         """Store the positions of the entries as the last version orders them."""
         if self.last is not None:
-            self.storage.write_positions(self.list_id, self.last)
+            self.storage.write_positions(self.list_id, self.last.entries())

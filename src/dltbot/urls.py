@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 
@@ -26,6 +27,7 @@ def resolve(url: str, base: str | None) -> str:
     return urljoin(base, url)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def identity(url: str) -> str:
     """Return the identity of a URL: scheme-insensitive, lower-case host, no www., no utm_*."""
     url = clean(url)

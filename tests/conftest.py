@@ -1,0 +1,85 @@
+"""Shared test helpers: real git repositories built in tmp_path, with fixed authors and dates."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dltbot.storage import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ada Author",
+    "GIT_AUTHOR_EMAIL": "ada@example.org",
+    "GIT_COMMITTER_NAME": "Ada Author",
+    "GIT_COMMITTER_EMAIL": "ada@example.org",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_SYSTEM": os.devnull,
+}
+
+
+def fixture_bundle(name: str) -> Path:
+    """Return a shared fixture bundle, or skip the test where shared/ is absent."""
+    path = FIXTURES / f"{name}.bundle"
+    if not path.exists():
+        pytest.skip(f"fixture {path} not present")
+    return path
+
+
+class GitRepo:
+    """A real repository with a main branch; each commit gets the next fixed date."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tick = 0
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **GIT_ENV}
+        date = f"2024-01-{1 + self.tick // 24:02d}T{self.tick % 24:02d}:00:00+08:00"
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
+        result = subprocess.run(
+            ["git", *args], cwd=self.path, env=env, check=True, capture_output=True, text=True
+        )
+        return result.stdout.strip()
+
+    def commit(self, files: dict[str, str | bytes | None], message: str) -> str:
+        """Write (or, for None, delete) files and commit them; return the sha."""
+        for name, content in files.items():
+            target = self.path / name
+            if content is None:
+                self.git("rm", "-q", name)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+            self.git("add", name)
+        self.tick += 1
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def merge(self, branch: str, message: str) -> str:
+        """Merge branch into the current one with a merge commit; return the sha."""
+        self.tick += 1
+        self.git("merge", "-q", "--no-ff", "-m", message, branch)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "upstream")
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    with Storage(tmp_path / "db.sqlite3") as db:
+        yield db

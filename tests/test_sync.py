@@ -1,0 +1,244 @@
+"""Sync against real git repositories built in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import GitRepo
+
+from dltbot.models import Commit, Entry, ListSource, StoredEvent
+from dltbot.storage import Storage
+from dltbot.sync import sync_all, sync_list
+
+V1 = "# Awesome\n\n## Papers\n\n- [One](https://one.org) first\n"
+V2 = V1 + "- [Two](https://two.org) second\n"
+
+
+def run(storage: Storage, repo: GitRepo, tmp_path: Path, **kwargs: str) -> None:
+    report = sync_list(
+        storage, ListSource(name="l", repo=str(repo.path), **kwargs), tmp_path / "clones"
+    )
+    assert report.error is None, report.error
+
+
+def summary(storage: Storage) -> list[tuple[str, str, str]]:
+    return [(e.kind, e.entry.title, e.commit.summary) for e in storage.events()]
+
+
+def test_backfill_records_every_event_with_its_commit(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    first = repo.commit({"README.md": V1}, "start")
+    second = repo.commit({"README.md": V2}, "add two")
+    third = repo.commit({"README.md": V2.replace("second", "second, better")}, "edit two")
+    repo.commit({"other.txt": "x"}, "unrelated")
+    run(storage, repo, tmp_path)
+    one = Entry("one.org", "https://one.org", "One", "first", ("Papers",))
+    two = Entry("two.org", "https://two.org", "Two", "second", ("Papers",))
+    two_better = Entry("two.org", "https://two.org", "Two", "second, better", ("Papers",))
+    author = "Ada Author"
+    assert storage.events() == [
+        StoredEvent(
+            1, "l", "added", one, None, Commit(first, "2024-01-01T01:00:00+08:00", author, "start")
+        ),
+        StoredEvent(
+            2, "l", "added", two, None, Commit(second, "2024-01-01T02:00:00+08:00", author, "add two")
+        ),
+        StoredEvent(
+            3, "l", "changed", two_better, two,
+            Commit(third, "2024-01-01T03:00:00+08:00", author, "edit two"),
+        ),
+    ]  # fmt: skip
+    state = storage.list_state("l")
+    assert state is not None
+    assert (state.status, state.path, state.branch, state.last_error) == (
+        "ok",
+        "README.md",
+        "main",
+        None,
+    )
+    assert state.head == repo.git("rev-parse", "HEAD")
+    current = [(s.entry, s.position, s.first_commit) for s in storage.entries("l")]
+    assert current == [(one, 0, first), (two_better, 1, second)]
+
+
+def test_incremental_sync_processes_only_new_commits(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V1}, "start")
+    run(storage, repo, tmp_path)
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [("added", "One", "start")]
+    repo.commit({"README.md": V2}, "add two")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [("added", "One", "start"), ("added", "Two", "add two")]
+
+
+def test_every_event_kind(repo: GitRepo, storage: Storage, tmp_path: Path) -> None:
+    repo.commit({"README.md": V2}, "start")
+    repo.commit({"README.md": V1}, "drop two")
+    repo.commit({"README.md": V2}, "bring two back")
+    moved = V2.replace("- [Two]", "## Later\n\n- [Two]")
+    repo.commit({"README.md": moved}, "move two")
+    repo.commit({"README.md": moved.replace("https://two.org", "https://two.net")}, "fix url")
+    repo.commit(
+        {"README.md": moved.replace("https://two.org", "https://two.net").replace("- [", "* [")},
+        "reformat",
+    )
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [
+        ("added", "One", "start"),
+        ("added", "Two", "start"),
+        ("removed", "Two", "drop two"),
+        ("restored", "Two", "bring two back"),
+        ("moved", "Two", "move two"),
+        ("changed", "Two", "fix url"),
+    ]
+
+
+def test_merge_of_a_stale_branch_invents_nothing(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V1}, "start")
+    repo.git("checkout", "-q", "-b", "stale")
+    repo.commit({"README.md": V1 + "- [Side](https://side.org) from a branch\n"}, "side work")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"README.md": V2}, "add two")
+    repo.commit({"README.md": V2 + "- [Three](https://three.org)\n"}, "add three")
+    merged = V2 + "- [Three](https://three.org)\n- [Side](https://side.org) from a branch\n"
+    repo.git("merge", "-q", "--no-commit", "--strategy=ours", "stale")
+    (repo.path / "README.md").write_text(merged, encoding="utf-8")
+    repo.git("add", "README.md")
+    repo.tick += 1
+    repo.git("commit", "-q", "-m", "merge stale")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [
+        ("added", "One", "start"),
+        ("added", "Two", "add two"),
+        ("added", "Three", "add three"),
+        ("added", "Side", "merge stale"),
+    ]
+
+
+def test_force_push_announces_nothing_twice(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V1}, "start")
+    repo.commit({"README.md": V2}, "add two")
+    run(storage, repo, tmp_path)
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.commit({"README.md": V2 + "- [Three](https://three.org)\n"}, "rewritten")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [
+        ("added", "One", "start"),
+        ("added", "Two", "add two"),
+        ("added", "Three", "rewritten"),
+    ]
+    state = storage.list_state("l")
+    assert state is not None and state.head == repo.git("rev-parse", "HEAD")
+
+
+def test_deleted_list_file_marks_the_list_failing_without_removals(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V2}, "start")
+    run(storage, repo, tmp_path)
+    repo.commit({"README.md": None, "LIST.md": V2}, "rename the list")
+    report = sync_list(storage, ListSource("l", str(repo.path)), tmp_path / "clones")
+    assert report.error is not None and "'README.md' not found" in report.error
+    assert summary(storage) == [("added", "One", "start"), ("added", "Two", "start")]
+    state = storage.list_state("l")
+    assert state is not None and state.status == "failing" and state.last_error == report.error
+    assert state.failing_since is not None
+
+
+def test_file_deleted_then_restored_in_history_is_skipped(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V2}, "start")
+    repo.commit({"README.md": None}, "oops")
+    repo.commit({"README.md": V2 + "- [Three](https://three.org)\n"}, "restore")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [
+        ("added", "One", "start"),
+        ("added", "Two", "start"),
+        ("added", "Three", "restore"),
+    ]
+
+
+def test_binary_version_is_skipped(repo: GitRepo, storage: Storage, tmp_path: Path) -> None:
+    repo.commit({"README.md": V1}, "start")
+    repo.commit({"README.md": b"\x89PNG\r\n\x1a\n\x00\x00binary"}, "broken")
+    repo.commit({"README.md": V2}, "fixed")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [("added", "One", "start"), ("added", "Two", "fixed")]
+
+
+def test_list_file_is_found_case_insensitively(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"readme.md": V1}, "start")
+    run(storage, repo, tmp_path)
+    state = storage.list_state("l")
+    assert state is not None and state.path == "readme.md"
+    assert summary(storage) == [("added", "One", "start")]
+
+
+def test_other_branch_and_path(repo: GitRepo, storage: Storage, tmp_path: Path) -> None:
+    repo.commit({"README.md": V1}, "start")
+    repo.git("checkout", "-q", "-b", "dev")
+    repo.commit({"docs/list.md": "## X\n- [Guide](guide.md)\n"}, "docs")
+    repo.git("checkout", "-q", "main")
+    run(storage, repo, tmp_path, branch="dev", path="docs/LIST.md")
+    assert summary(storage) == [("added", "Guide", "docs")]
+
+
+def test_invalid_utf8_and_large_file(repo: GitRepo, storage: Storage, tmp_path: Path) -> None:
+    big = "## Big\n" + "".join(f"- [E{i}](https://e.org/{i}) {'x' * 80}\n" for i in range(100_000))
+    assert len(big) > 10_000_000
+    repo.commit({"README.md": b"## Bad\n- [caf\xe9](https://cafe.org)\n"}, "latin-1")
+    repo.commit({"README.md": big}, "big")
+    run(storage, repo, tmp_path)
+    events = [(e.kind, e.entry.title, e.commit.summary) for e in storage.events()]
+    assert events[0] == ("added", "caf", "latin-1")
+    assert events[1:] == [
+        *[("added", f"E{i}", "big") for i in range(100_000)],
+        ("removed", "caf", "big"),
+    ]
+
+
+def test_one_failing_list_never_stops_the_others(
+    repo: GitRepo, storage: Storage, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": V1}, "start")
+    sources = [
+        ListSource("gone", str(tmp_path / "no-such-repo")),
+        ListSource("bad", "ext::sh -c touch% /tmp/pwned"),
+        ListSource("good", str(repo.path)),
+    ]
+    reports = sync_all(storage, sources, tmp_path / "clones")
+    assert [(r.name, r.error is None) for r in reports] == [
+        ("gone", False),
+        ("bad", False),
+        ("good", True),
+    ]
+    assert reports[0].error is not None and "no-such-repo" in reports[0].error
+    assert reports[1].error is not None and "not allowed" in reports[1].error
+    assert [(s.name, s.status) for s in storage.list_states()] == [
+        ("bad", "failing"),
+        ("gone", "failing"),
+        ("good", "ok"),
+    ]
+    assert summary(storage) == [("added", "One", "start")]
+
+
+def test_git_bundle_as_a_remote(repo: GitRepo, storage: Storage, tmp_path: Path) -> None:
+    repo.commit({"README.md": V2}, "start")
+    bundle = tmp_path / "list.bundle"
+    repo.git("bundle", "create", str(bundle), "main")
+    report = sync_list(storage, ListSource("b", str(bundle)), tmp_path / "clones")
+    assert report.error is None
+    assert [(e.kind, e.entry.title) for e in storage.events("b")] == [
+        ("added", "One"),
+        ("added", "Two"),
+    ]
