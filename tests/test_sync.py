@@ -36,19 +36,14 @@ def test_backfill_records_every_event_with_its_commit(
     one = Entry("one.org", "https://one.org", "One", "first", ("Papers",))
     two = Entry("two.org", "https://two.org", "Two", "second", ("Papers",))
     two_better = Entry("two.org", "https://two.org", "Two", "second, better", ("Papers",))
-    author = "Ada Author"
+    c1 = Commit(first, "2024-01-01T01:00:00+08:00", "Ada Author", "start")
+    c2 = Commit(second, "2024-01-01T02:00:00+08:00", "Ada Author", "add two")
+    c3 = Commit(third, "2024-01-01T03:00:00+08:00", "Ada Author", "edit two")
     assert storage.events() == [
-        StoredEvent(
-            1, "l", "added", one, None, Commit(first, "2024-01-01T01:00:00+08:00", author, "start")
-        ),
-        StoredEvent(
-            2, "l", "added", two, None, Commit(second, "2024-01-01T02:00:00+08:00", author, "add two")
-        ),
-        StoredEvent(
-            3, "l", "changed", two_better, two,
-            Commit(third, "2024-01-01T03:00:00+08:00", author, "edit two"),
-        ),
-    ]  # fmt: skip
+        StoredEvent(1, "l", "added", one, None, c1),
+        StoredEvent(2, "l", "added", two, None, c2),
+        StoredEvent(3, "l", "changed", two_better, two, c3),
+    ]
     state = storage.list_state("l")
     assert state is not None
     assert (state.status, state.path, state.branch, state.last_error) == (
