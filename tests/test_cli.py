@@ -1,0 +1,191 @@
+"""The dltbot command, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GitRepo
+
+V1 = "# Awesome DL\n\n## 泛化 Generalization\n\n- [Bounds](https://arxiv.org/pdf/1.pdf) 泛化误差\n"
+V2 = V1 + "\n## Optimization\n\n- [Adam](https://arxiv.org/abs/1412.6980) optimizer\n"
+
+
+def dltbot(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def synced(repo: GitRepo, tmp_path: Path) -> tuple[Path, list[str]]:
+    shas = [repo.commit({"README.md": V1}, "first"), repo.commit({"README.md": V2}, "second")]
+    db = tmp_path / "data" / "db.sqlite3"
+    result = dltbot("sync", "--repo", str(repo.path), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "list upstream synced: 2 new commits, events: 2 added" in result.stderr
+    return db, shas
+
+
+def test_events_json(synced: tuple[Path, list[str]]) -> None:
+    db, (first, second) = synced
+    result = dltbot("events", "--db", str(db), "--list", "upstream", "--kind", "added", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {
+            "id": 1,
+            "kind": "added",
+            "list": "upstream",
+            "title": "Bounds",
+            "url": "https://arxiv.org/pdf/1.pdf",
+            "identity": "arxiv.org/abs/1",
+            "section": ["泛化 Generalization"],
+            "description": "泛化误差",
+            "commit": first,
+            "date": "2024-01-01T01:00:00+08:00",
+            "author": "Ada Author",
+            "summary": "first",
+        },
+        {
+            "id": 2,
+            "kind": "added",
+            "list": "upstream",
+            "title": "Adam",
+            "url": "https://arxiv.org/abs/1412.6980",
+            "identity": "arxiv.org/abs/1412.6980",
+            "section": ["Optimization"],
+            "description": "optimizer",
+            "commit": second,
+            "date": "2024-01-01T02:00:00+08:00",
+            "author": "Ada Author",
+            "summary": "second",
+        },
+    ]
+
+
+def test_search_and_random_json(synced: tuple[Path, list[str]]) -> None:
+    db, (first, _) = synced
+    result = dltbot("search", "泛化", "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {
+            "list": "upstream",
+            "title": "Bounds",
+            "url": "https://arxiv.org/pdf/1.pdf",
+            "identity": "arxiv.org/abs/1",
+            "section": ["泛化 Generalization"],
+            "parents": [],
+            "parent": None,
+            "description": "泛化误差",
+            "extra_links": [],
+            "occurrences": 1,
+            "added": "2024-01-01T01:00:00+08:00",
+            "added_commit": first,
+        }
+    ]
+    picked = json.loads(dltbot("random", "--db", str(db), "--json", "--section", "optim").stdout)
+    assert (picked["title"], picked["list"], picked["added"]) == (
+        "Adam",
+        "upstream",
+        "2024-01-01T02:00:00+08:00",
+    )
+
+
+def test_text_output_and_lists(synced: tuple[Path, list[str]]) -> None:
+    db, _ = synced
+    events = dltbot("events", "--db", str(db))
+    assert events.stdout.splitlines() == [
+        "2024-01-01 added    upstream: Bounds <https://arxiv.org/pdf/1.pdf> [泛化 Generalization]",
+        "2024-01-01 added    upstream: Adam <https://arxiv.org/abs/1412.6980> [Optimization]",
+    ]
+    lists = json.loads(dltbot("lists", "--db", str(db), "--json").stdout)
+    assert (lists["list"], lists["status"], lists["entries"], lists["last_error"]) == (
+        "upstream",
+        "ok",
+        2,
+        None,
+    )
+    missing = dltbot("search", "zzzz", "--db", str(db))
+    assert (missing.returncode, missing.stdout, missing.stderr) == (0, "", "no match\n")
+
+
+def test_sync_with_config_and_data_dir(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": V1}, "first")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage:\n  path: state/db.sqlite3\nlists:\n  - name: mine\n    repo: {repo.path}\n"
+        "    interval: 30m\n  - name: broken\n    repo: /nonexistent/repo\n",
+        encoding="utf-8",
+    )
+    result = dltbot("sync", "--config", str(config))
+    assert result.returncode == 1  # one list failed; the other synced
+    assert "broken: FAILED: repository '/nonexistent/repo'" in result.stderr
+    assert (tmp_path / "state" / "db.sqlite3").exists()
+    events = dltbot("events", "--config", str(config), "--json").stdout.splitlines()
+    assert [json.loads(line)["list"] for line in events] == ["mine"]
+
+
+def test_parse_json(tmp_path: Path) -> None:
+    path = tmp_path / "README.md"
+    path.write_text(V2, encoding="utf-8")
+    result = dltbot("parse", str(path), "--json")
+    assert [json.loads(line)["title"] for line in result.stdout.splitlines()] == ["Bounds", "Adam"]
+    assert json.loads(result.stdout.splitlines()[1])["position"] == 1
+
+
+def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("lists:\n  - repo: x\n  - repo: y\n    interval: 10s\n    colour: red\n")
+    result = dltbot("check-config", "--config", str(config))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        "dltbot: error: lists[1].interval: must be at least 1m",
+        "lists[1].colour: unknown key",
+    ]
+    missing = dltbot("parse", str(tmp_path / "nope.md"))
+    assert missing.returncode == 1
+    assert (
+        missing.stderr
+        == f"dltbot: error: {tmp_path / 'nope.md'}: cannot read: No such file or directory\n"
+    )
+    both = dltbot("sync", "--repo", "x", "--config", str(config))
+    assert both.stderr.strip() == "dltbot: error: --repo and --config: give one or the other"
+
+
+def test_check_config_default_and_data_dir(tmp_path: Path) -> None:
+    result = dltbot("check-config", env={"DLTBOT_DATA_DIR": str(tmp_path / "d")})
+    assert result.returncode == 0
+    assert result.stdout == (
+        f"config ok: 1 list(s): deeplearningtheory; database {tmp_path / 'd' / 'dltbot.sqlite3'}\n"
+    )
+
+
+def test_every_command_has_help() -> None:
+    from dltbot.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert sorted(commands) == [
+        "check-config",
+        "events",
+        "lists",
+        "parse",
+        "random",
+        "search",
+        "sync",
+    ]
+    for name, sub in commands.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.dest}"
