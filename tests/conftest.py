@@ -83,3 +83,33 @@ def repo(tmp_path: Path) -> GitRepo:
 def storage(tmp_path: Path) -> Iterator[Storage]:
     with Storage(tmp_path / "db.sqlite3") as db:
         yield db
+
+
+def fast_import(path: Path, versions: list[str], file: str = "README.md") -> list[str]:
+    """Build a repository with one commit per version of file (quickly); return the shas."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True)
+    stream = bytearray()
+    for number, text in enumerate(versions, start=1):
+        data = text.encode()
+        message = f"version {number}".encode()
+        stream += b"commit refs/heads/main\nmark :%d\n" % number
+        stream += b"committer Ada Author <ada@example.org> %d +0800\n" % (
+            1_700_000_000 + number * 60
+        )
+        stream += b"data %d\n%s\n" % (len(message), message)
+        if number > 1:
+            stream += b"from :%d\n" % (number - 1)
+        stream += b"M 100644 inline %s\ndata %d\n%s\n" % (file.encode(), len(data), data)
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=path, input=bytes(stream), check=True,
+        env={**os.environ, **GIT_ENV},
+    )  # fmt: skip
+    shas = subprocess.run(
+        ["git", "rev-list", "--reverse", "main"],
+        cwd=path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return shas

@@ -119,9 +119,7 @@ _State = tuple[str, bytes] | None  # inside a fence or raw HTML block: what clos
 _Scans = dict[tuple[bytes, _State], _State]
 
 
-def split_chunks(
-    text: bytes, scans: dict[tuple[bytes, _State], _State] | None = None
-) -> list[bytes]:
+def split_chunks(text: bytes, scans: _Scans | None = None) -> list[bytes]:
     """Cut a document before each top-level ATX heading, where the cut cannot change the parse.
 
     Not cutting is always safe, so in doubt (inside a fenced code block, an HTML comment or a
@@ -129,6 +127,11 @@ def split_chunks(
     bytes with bytes.find: it runs on every version of a 400 KB file, and only chunks not seen
     before are decoded. `scans` caches the scan of each piece between versions.
     """
+    return _split(text, scans)[0]
+
+
+def _split(text: bytes, scans: _Scans | None = None) -> tuple[list[bytes], _State]:
+    """Return the chunks of split_chunks() and whether a block is left open at the end."""
     # Find "#" (rarer than newlines, so bytes.find skips far) and keep those that start a
     # line and an ATX heading.
     cuts = [0]
@@ -161,7 +164,46 @@ def split_chunks(
             state = scans[key]
         else:
             state = scans[key] = _scan(piece, state)
-    return chunks
+    return chunks, state
+
+
+def split_like(text: bytes, previous: list[bytes], scans: _Scans) -> list[bytes]:
+    """Split text as split_chunks() does, reusing the previous version's chunks where it can.
+
+    Consecutive versions share most of their text: the chunks they share at the start and at
+    the end are found with memcmp (bytes.startswith/endswith at an offset) and only the text
+    between them is scanned. The result equals split_chunks(text).
+    """
+    start, first = 0, 0
+    while first < len(previous) and text.startswith(previous[first], start):
+        start += len(previous[first])
+        first += 1
+    if first == len(previous) and start == len(text):
+        return previous
+    # The middle must begin where split_chunks would cut: at the text's start or a heading.
+    while first and not (start < len(text) and _is_cut(text, start)):
+        first -= 1
+        start -= len(previous[first])
+    end, last = len(text), len(previous)
+    while last > first and text.endswith(previous[last - 1], start, end):
+        end -= len(previous[last - 1])
+        last -= 1
+    if end < len(text) and not (text[end - 1 : end] in (b"", b"\n") and _is_cut(text, end)):
+        return split_chunks(text, scans)
+    middle, state = _split(text[start:end], scans) if end > start else ([], None)
+    if state is not None and end < len(text):
+        return split_chunks(text, scans)  # a block left open in the middle runs on
+    return [*previous[:first], *middle, *previous[last:]]
+
+
+def _is_cut(text: bytes, at: int) -> bool:
+    """Tell whether an ATX heading line starts at `at` (where split_chunks may cut)."""
+    if at > 0 and text[at - 1] != 0x0A:
+        return False
+    end = at
+    while end < len(text) and text[end] == 0x23:
+        end += 1
+    return 0 < end - at <= 6 and (end == len(text) or text[end] in b" \t\r\n")
 
 
 _RAW_HTML = (
@@ -256,10 +298,13 @@ class ListParser:
 
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = base_url
+        # The commit whose version the caches hold, once the caller has stored it.
+        self.synced_to: str | None = None
         self._records: dict[tuple[bytes, int], tuple[list[_Record], int]] = {}
         self._refs: dict[bytes, _Refs] = {}
-        self._scans: dict[tuple[bytes, _State], _State] = {}
-        self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings]] = {}
+        self._scans: _Scans = {}
+        self._chunks: list[bytes] = []
+        self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         self._repeated: list[str] = []
 
     def parse(self, data: bytes | str) -> ParsedList:
@@ -269,7 +314,8 @@ class ListParser:
         """
         if isinstance(data, str):
             data = data.encode("utf-8", errors="surrogatepass")
-        chunks = split_chunks(data, self._scans)
+        chunks = split_like(data, self._chunks, self._scans)
+        self._chunks = chunks
         if len(self._scans) > 4 * len(chunks) + 64:
             self._scans = {}  # bounded: a version's pieces, give or take
         refs_by_chunk = {chunk: self._chunk_refs(chunk) for chunk in chunks}
@@ -285,25 +331,28 @@ class ListParser:
                 cached = (records, _title_count(records))
             records_cache[(chunk, refs_key)] = cached
         title = sum(h1 for _, h1 in records_cache.values()) == 1
-        entries_cache: dict[_EntriesKey, tuple[list[Entry], _Headings]] = {}
+        entries_cache: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         headings: _Headings = ()
         entries: list[Entry] = []
-        fresh: list[Entry] = []
+        ids: list[str] = []
+        fresh: list[str] = []
         for chunk in chunks:
             key = (chunk, refs_key, headings, title)
             done = self._entries.get(key)
             if done is None:
-                done = _apply_headings(records_cache[(chunk, refs_key)][0], headings, title)
-                fresh.extend(done[0])
+                found, end = _apply_headings(records_cache[(chunk, refs_key)][0], headings, title)
+                done = (found, end, [entry.identity for entry in found])
+                fresh.extend(done[2])
             entries_cache[key] = done
             entries.extend(done[0])
+            ids.extend(done[2])
             headings = done[1]
         # Keep only this version's chunks: the next version shares most of them.
         self._records = records_cache
         self._entries = entries_cache
         self._refs = refs_by_chunk
         # A URL repeated in the last version may now stand once, in a chunk that was reused.
-        parsed = ParsedList(entries, [entry.identity for entry in fresh], self._repeated)
+        parsed = ParsedList(entries, fresh, self._repeated, ids)
         self._repeated = parsed.repeated
         return parsed
 
@@ -354,13 +403,19 @@ def _apply_headings(
 ) -> tuple[list[Entry], _Headings]:
     """Give each entry the heading path above it; return them and the path at the end."""
     entries: list[Entry] = []
+    section = tuple(text for _, text in headings)
     for record in records:
         if isinstance(record, Entry):
-            entries.append(replace(record, section=tuple(text for _, text in headings)))
+            # Positional, not dataclasses.replace(): this runs for every entry re-parsed.
+            entries.append(
+                Entry(record.identity, record.url, record.title, record.description, section,
+                      record.parents, record.parent, record.extra_links, record.occurrences)
+            )  # fmt: skip
             continue
         level, text = record
         kept = tuple(h for h in headings if h[0] < level)
         headings = (*kept, (level, text)) if text and not (skip_title and level == 1) else kept
+        section = tuple(text for _, text in headings)
     return entries, headings
 
 
@@ -372,8 +427,9 @@ class ParsedList:
         found: list[Entry],
         fresh: list[str] | None = None,
         repeated_before: Sequence[str] = (),
+        ids: list[str] | None = None,
     ) -> None:
-        self._ids = list(map(_IDENTITY, found))
+        self._ids = list(map(_IDENTITY, found)) if ids is None else ids
         # Built from the end so that the first occurrence of a URL wins; done in C because
         # it runs on every version of the list.
         self.by_identity: dict[str, Entry] = dict(

@@ -40,6 +40,7 @@ def sync_all(
     sources: Sequence[ListSource],
     clones: Path,
     progress: Callable[[str], Progress | None] | None = None,
+    parsers: dict[str, ListParser] | None = None,
 ) -> list[SyncReport]:
     """Sync every list; one failing list never stops the others."""
     reports = []
@@ -54,9 +55,17 @@ def sync_all(
 
 
 def sync_list(
-    storage: Storage, source: ListSource, clones: Path, progress: Progress | None = None
+    storage: Storage,
+    source: ListSource,
+    clones: Path,
+    progress: Progress | None = None,
+    parsers: dict[str, ListParser] | None = None,
 ) -> SyncReport:
-    """Fetch one list's repository and record the events of every new commit."""
+    """Fetch one list's repository and record the events of every new commit.
+
+    A long-running caller passes `parsers` (kept between syncs): a list's parser then
+    still holds the last version's chunks, and an incremental sync parses only what changed.
+    """
     started = time.monotonic()
     report = SyncReport(source.name)
     state = storage.ensure_list(source.name, source.repo)
@@ -68,7 +77,14 @@ def sync_list(
         head = gitsource.head_commit(repository, branch)
         path = gitsource.find_list_file(repository, head, source.path or state.path or "README.md")
         storage.set_tracking(state.id, path, branch)
-        walker = _Walker(storage, state.id, ListParser(urls.blob_base(source.repo, branch, path)))
+        base_url = urls.blob_base(source.repo, branch, path)
+        parser = (parsers or {}).get(source.name)
+        if parser is None or parser.base_url != base_url or parser.synced_to != state.head:
+            # Its chunks must be those of the version the database holds, or none at all.
+            parser = ListParser(base_url)
+        if parsers is not None:
+            parsers[source.name] = parser
+        walker = _Walker(storage, state.id, parser)
         if state.head == head:
             pass
         elif state.head and not gitsource.is_ancestor(repository, state.head, head):
@@ -96,8 +112,11 @@ def sync_list(
                     progress(done, len(versions))
         walker.finish()
         storage.mark_synced(state.id, head, now_iso(), backfilled=True)
+        parser.synced_to = head
         report.head = head
     except (DltbotError, OSError) as error:
+        if parsers is not None:
+            parsers.pop(source.name, None)
         message = str(error)
         if isinstance(error, ListFileMissingError):
             message += " (deleted or renamed?); set the list's path to follow it"
@@ -137,6 +156,7 @@ class _Walker:
             )
             with self.storage.atomic():
                 self.storage.record_commit(self.list_id, commit, (), (), ())
+            self.parser.synced_to = commit.sha  # the skipped version changed no state
             return
         parsed = self.parser.parse(data)
         new = parsed.by_identity
@@ -152,8 +172,10 @@ class _Walker:
             positions = parsed.positions()
             changed = [(positions[identity], new[identity]) for identity in changed_ids]
         removed = sorted(old.keys() - new.keys())
+        self.parser.synced_to = None  # until the transaction below has committed
         with self.storage.atomic():
             self.storage.record_commit(self.list_id, commit, events, changed, removed)
+        self.parser.synced_to = commit.sha
         self.state.current = new
         self.state.seen.update(changed_ids)
         self.last = parsed

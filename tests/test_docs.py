@@ -1,0 +1,60 @@
+"""Docs checked by tests: every config key is in config.example.yaml, which is itself valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import ROOT
+from pydantic import BaseModel
+
+from dltbot.config import Config, load_config
+
+
+def model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        keys.add(key)
+        annotation: Any = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        for candidate in inner:
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys |= model_keys(candidate, f"{key}.")
+    return keys
+
+
+def example_keys(data: Any, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    if isinstance(data, dict):
+        for name, value in data.items():
+            keys.add(f"{prefix}{name}")
+            keys |= example_keys(value, f"{prefix}{name}.")
+    elif isinstance(data, list):
+        for item in data:
+            keys |= example_keys(item, prefix)
+    return keys
+
+
+def test_every_config_key_is_documented_in_the_example() -> None:
+    example = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
+    assert example_keys(example) == model_keys(Config)
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config.example.yaml")
+    assert [s.name for s in config.sources()] == ["deeplearningtheory"]
+    assert config.database_path() == ROOT / "data" / "dltbot.sqlite3"
+
+
+def test_readme_names_the_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in (
+        "dltbot sync",
+        "dltbot events",
+        "dltbot search",
+        "dltbot random",
+        "dltbot parse",
+    ):
+        assert command in readme, command

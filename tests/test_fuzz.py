@@ -1,0 +1,60 @@
+"""Fuzzed Markdown: the parser never raises, and chunked parsing equals a whole parse."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dltbot.listparse import ListParser, parse_entries, split_chunks, split_like
+
+# Pieces real lists are made of, and pieces that break naive parsers.
+FRAGMENTS = [
+    "# ", "## ", "### ", "####### ", " ## ", "#", "- ", "* ", "+ ", "1. ", "2+. ", "    + ",
+    "  - ", "> ", "```", "~~~", "````", "<!--", "-->", "<pre>", "</pre>", "<div>", "</div>",
+    "<font color=red>", "[", "]", "(", ")", "[t](http://a.org)", "[t]((http://b.org))",
+    "[u](#anchor)", "![i](x.png)", "[![b](y.svg)](http://badge.org)", "[r][ref]",
+    "[ref]: http://ref.org", "`code`", "| a | b |", "|---|---|", "| [c](http://c.org) | d |",
+    "泛化", "🔥", ":tada:", "\\", "*", "_", "---", "===", "http://bare.org", "\t", " ", "\n",
+    "\n\n", "\r\n", "\x00", "\ufffd", "x", "word",
+]  # fmt: skip
+
+markdown = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5)), max_size=80).map(
+    "".join
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markdown)
+def test_chunked_parse_equals_whole_parse(text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    assert b"".join(split_chunks(data)) == data
+    assert ListParser().parse(data).entries() == parse_entries(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(markdown, min_size=2, max_size=4))
+def test_a_parser_reused_across_versions_equals_a_fresh_one(versions: list[str]) -> None:
+    parser = ListParser()
+    for text in versions:
+        data = text.encode("utf-8", "surrogatepass")
+        assert parser.parse(data).entries() == ListParser().parse(data).entries()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    parser = ListParser()
+    parser.parse(data)
+    parse_entries(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(markdown, st.lists(st.tuples(st.integers(0, 200), markdown), max_size=3))
+def test_split_like_equals_a_fresh_split(text: str, edits: list[tuple[int, str]]) -> None:
+    before = text.encode("utf-8", "surrogatepass")
+    after = before
+    for at, insert in edits:
+        after = (
+            after[:at] + insert.encode("utf-8", "surrogatepass") + after[at + len(insert) // 2 :]
+        )
+    assert split_like(after, split_chunks(before), {}) == split_chunks(after)
