@@ -74,7 +74,7 @@ def main() -> None:
         readme = upstream / path
         readme.write_text(
             readme.read_text(encoding="utf-8", errors="replace")
-            + f"\n- [Benchmark entry {number}](https://example.org/bench{number}) by bench_sync.py\n",
+            + f"\n- [Benchmark entry {number}](https://example.org/bench{number}) by a benchmark\n",
             encoding="utf-8",
         )
         git("-c", "user.name=bench", "-c", "user.email=bench@example.org", "commit", "-qam",
@@ -106,7 +106,7 @@ def main() -> None:
         f"{timings[1] * 1000:.0f} ms warm parser  (1 new commit: fetch, parse, diff, store)"
     )
     print(
-        f"no-op `dltbot sync`:   {noop_cli * 1000:.0f} ms  (whole process, interpreter start included)"
+        f"no-op `dltbot sync`:   {noop_cli * 1000:.0f} ms  (whole process, with interpreter start)"
     )
 
 
