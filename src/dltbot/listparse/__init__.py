@@ -1,0 +1,223 @@
+"""Markdown list file → entries. The only user of the Markdown parser (pyromark).
+
+The document is cut into chunks at top-level ATX headings, and each chunk's parse is cached by
+its text: a backfill parses thousands of versions that differ in one block, so most chunks are
+parsed once. A chunk's result does not depend on what precedes it except the heading path, which
+is applied when the chunks are put together, and reference definitions, which are read from the
+whole document and handed to the parser for links it cannot resolve inside the chunk.
+"""
+
+from __future__ import annotations
+
+import collections
+import operator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pyromark
+
+from ..models import Entry
+from .chunks import Scans, split_chunks, split_like
+from .text import clean_text, join_text, strip_numbering
+from .walker import EventWalker, Heading, Record
+
+__all__ = [
+    "ListParser",
+    "ParsedList",
+    "clean_text",
+    "join_text",
+    "parse_entries",
+    "split_chunks",
+    "split_like",
+    "strip_numbering",
+]
+
+_OPTIONS = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
+_Headings = tuple[Heading, ...]
+_Refs = dict[str, tuple[str, str]]
+_EntriesKey = tuple[bytes, int, _Headings, bool]
+
+
+class ListParser:
+    """Parse versions of one list file, reusing what the previous version's chunks gave.
+
+    An unchanged chunk under unchanged headings yields the very same Entry objects as in the
+    previous version, so the diff can skip them with an identity check.
+    """
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url
+        # The commit whose version the caches hold, once the caller has stored it.
+        self.synced_to: str | None = None
+        self._records: dict[tuple[bytes, int], tuple[list[Record], int]] = {}
+        self._refs: dict[bytes, _Refs] = {}
+        self._scans: Scans = {}
+        self._chunks: list[bytes] = []
+        self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
+        self._repeated: list[str] = []
+
+    def parse(self, data: bytes | str) -> ParsedList:
+        """Return the entries of one version of the list file.
+
+        Bytes are read as UTF-8; invalid sequences become U+FFFD instead of failing.
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8", errors="surrogatepass")
+        chunks = split_like(data, self._chunks, self._scans)
+        self._chunks = chunks
+        if len(self._scans) > 4 * len(chunks) + 64:
+            self._scans = {}  # bounded: a version's pieces, give or take
+        refs_by_chunk = {chunk: self._chunk_refs(chunk) for chunk in chunks}
+        refs: _Refs = {}
+        for chunk in reversed(chunks):  # the first definition of a label wins
+            refs.update(refs_by_chunk[chunk])
+        refs_key = hash(tuple(sorted(refs.items()))) if refs else 0
+        records_cache: dict[tuple[bytes, int], tuple[list[Record], int]] = {}
+        for chunk in chunks:
+            cached = self._records.get((chunk, refs_key))
+            if cached is None:
+                records = list(_parse_chunk(_decode(chunk), refs, self.base_url))
+                cached = (records, _title_count(records))
+            records_cache[(chunk, refs_key)] = cached
+        title = sum(h1 for _, h1 in records_cache.values()) == 1
+        entries_cache: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
+        headings: _Headings = ()
+        entries: list[Entry] = []
+        ids: list[str] = []
+        fresh: list[str] = []
+        for chunk in chunks:
+            key = (chunk, refs_key, headings, title)
+            done = self._entries.get(key)
+            if done is None:
+                found, end = _apply_headings(records_cache[(chunk, refs_key)][0], headings, title)
+                done = (found, end, [entry.identity for entry in found])
+                fresh.extend(done[2])
+            entries_cache[key] = done
+            entries.extend(done[0])
+            ids.extend(done[2])
+            headings = done[1]
+        # Keep only this version's chunks: the next version shares most of them.
+        self._records = records_cache
+        self._entries = entries_cache
+        self._refs = refs_by_chunk
+        # A URL repeated in the last version may now stand once, in a chunk that was reused.
+        parsed = ParsedList(entries, fresh, self._repeated, ids)
+        self._repeated = parsed.repeated
+        return parsed
+
+    def _chunk_refs(self, chunk: bytes) -> _Refs:
+        refs = self._refs.get(chunk)
+        if refs is None:
+            refs = _reference_definitions(_decode(chunk)) if b"]:" in chunk else {}
+        return refs
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def parse_entries(text: str | bytes, base_url: str | None = None) -> list[Entry]:
+    """Return the entries of a list file's text, parsed whole (ListParser caches by chunk)."""
+    if isinstance(text, bytes):
+        text = _decode(text)
+    refs = _reference_definitions(text)
+    records = list(_parse_chunk(text, refs, base_url))
+    entries, _ = _apply_headings(records, (), _title_count(records) == 1)
+    return ParsedList(entries).entries()
+
+
+def _title_count(records: list[Record]) -> int:
+    """Count level-1 headings. A document with exactly one has a title, not a section.
+
+    The title names the list; keeping it out of every heading path means that adding or
+    renaming it does not move every entry.
+    """
+    return sum(1 for record in records if isinstance(record, tuple) and record[0] == 1)
+
+
+def _normalise_label(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def _reference_definitions(text: str) -> _Refs:
+    """Return the document's link reference definitions by normalised label."""
+    if "]:" not in text:
+        return {}
+    defs = pyromark.reference_definitions(text, options=_OPTIONS)
+    return {_normalise_label(k): (v["dest"], v["title"] or "") for k, v in defs.items()}
+
+
+def _apply_headings(
+    records: list[Record], headings: _Headings, skip_title: bool
+) -> tuple[list[Entry], _Headings]:
+    """Give each entry the heading path above it; return them and the path at the end."""
+    entries: list[Entry] = []
+    section = tuple(text for _, text in headings)
+    for record in records:
+        if isinstance(record, Entry):
+            # Positional, not dataclasses.replace(): this runs for every entry re-parsed.
+            entries.append(
+                Entry(record.identity, record.url, record.title, record.description, section,
+                      record.parents, record.parent, record.extra_links, record.occurrences)
+            )  # fmt: skip
+            continue
+        level, text = record
+        kept = tuple(h for h in headings if h[0] < level)
+        headings = (*kept, (level, text)) if text and not (skip_title and level == 1) else kept
+        section = tuple(text for _, text in headings)
+    return entries, headings
+
+
+class ParsedList:
+    """One version's entries: one per URL (repeats counted), and which ones to look at."""
+
+    def __init__(
+        self,
+        found: list[Entry],
+        fresh: list[str] | None = None,
+        repeated_before: Sequence[str] = (),
+        ids: list[str] | None = None,
+    ) -> None:
+        self._ids = list(map(_IDENTITY, found)) if ids is None else ids
+        # Built from the end so that the first occurrence of a URL wins; done in C because
+        # it runs on every version of the list.
+        self.by_identity: dict[str, Entry] = dict(
+            zip(reversed(self._ids), reversed(found), strict=True)
+        )
+        # Identities whose entry may differ from the previous version's: the entries of
+        # chunks parsed anew, and repeated URLs (their count is not local to a chunk).
+        self.fresh: list[str] = self._ids if fresh is None else fresh
+        self.repeated: list[str] = []
+        if len(self.by_identity) != len(self._ids):
+            counts = collections.Counter(self._ids)
+            self.repeated = [identity for identity, count in counts.items() if count > 1]
+            for identity in self.repeated:
+                entry = self.by_identity[identity]
+                self.by_identity[identity] = replace(entry, occurrences=counts[identity])
+        if fresh is not None and (self.repeated or repeated_before):
+            # A URL repeated in the last version may now stand once, in a reused chunk.
+            before = [identity for identity in repeated_before if identity in self.by_identity]
+            self.fresh = [*fresh, *self.repeated, *before]
+
+    def positions(self) -> dict[str, int]:
+        """Return each identity's place: the index of its first occurrence."""
+        last = len(self._ids) - 1
+        return dict(zip(reversed(self._ids), range(last, -1, -1), strict=True))
+
+    def entries(self) -> list[Entry]:
+        """Return the entries in document order, one per URL."""
+        return [self.by_identity[identity] for identity in dict.fromkeys(self._ids)]
+
+
+_IDENTITY = operator.attrgetter("identity")
+
+
+def _parse_chunk(
+    text: str, refs: dict[str, tuple[str, str]], base_url: str | None
+) -> Iterator[Record]:
+    def resolve_reference(link: Any) -> tuple[str, str] | None:
+        return refs.get(_normalise_label(link["reference"]))
+
+    events = list(pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference))
+    yield from EventWalker(events, base_url).records()

@@ -1,0 +1,178 @@
+"""Cut a list file's bytes into chunks that parse alone: the unit of the parse cache."""
+
+from __future__ import annotations
+
+import itertools
+
+State = tuple[str, bytes] | None  # inside a fence or raw HTML block: what closes it
+Scans = dict[tuple[bytes, State], State]
+
+
+def split_chunks(text: bytes, scans: Scans | None = None) -> list[bytes]:
+    """Cut a document before each top-level ATX heading, where the cut cannot change the parse.
+
+    Not cutting is always safe, so in doubt (inside a fenced code block, an HTML comment or a
+    raw-text HTML block, as found by a conservative scan) no cut is made. Works on the UTF-8
+    bytes with bytes.find: it runs on every version of a 400 KB file, and only chunks not seen
+    before are decoded. `scans` caches the scan of each piece between versions.
+    """
+    return _split(text, scans)[0]
+
+
+def _split(text: bytes, scans: Scans | None = None) -> tuple[list[bytes], State]:
+    """Return the chunks of split_chunks() and whether a block is left open at the end."""
+    # Find "#" (rarer than newlines, so bytes.find skips far) and keep those that start a
+    # line and an ATX heading.
+    cuts = [0]
+    at = text.find(b"#", 1)
+    while at >= 0:
+        if text[at - 1] == 0x0A:
+            end = at
+            while end < len(text) and text[end] == 0x23:
+                end += 1
+            if end - at <= 6 and (end == len(text) or text[end] in b" \t\r\n"):
+                cuts.append(at)
+            at = text.find(b"#", end)
+        else:
+            at = text.find(b"#", at + 1)
+    cuts.append(len(text))
+    pieces = [text[start:end] for start, end in itertools.pairwise(cuts)]
+    chunks: list[bytes] = []
+    state: State = None
+    for piece in pieces:
+        if not piece:
+            continue
+        if chunks and state is not None:
+            chunks[-1] += piece  # the cut would fall inside a code block or raw HTML
+        else:
+            chunks.append(piece)
+        key = (piece, state)
+        if scans is None:
+            state = _scan(piece, state)
+        elif key in scans:
+            state = scans[key]
+        else:
+            state = scans[key] = _scan(piece, state)
+    return chunks, state
+
+
+def split_like(text: bytes, previous: list[bytes], scans: Scans) -> list[bytes]:
+    """Split text as split_chunks() does, reusing the previous version's chunks where it can.
+
+    Consecutive versions share most of their text: the chunks they share at the start and at
+    the end are found with memcmp (bytes.startswith/endswith at an offset) and only the text
+    between them is scanned. The result equals split_chunks(text).
+    """
+    start, first = 0, 0
+    while first < len(previous) and text.startswith(previous[first], start):
+        start += len(previous[first])
+        first += 1
+    if first == len(previous) and start == len(text):
+        return previous
+    # The middle must begin where split_chunks would cut: at the text's start or a heading.
+    while first and not (start < len(text) and _is_cut(text, start)):
+        first -= 1
+        start -= len(previous[first])
+    end, last = len(text), len(previous)
+    while last > first and text.endswith(previous[last - 1], start, end):
+        end -= len(previous[last - 1])
+        last -= 1
+    if end < len(text) and not (text[end - 1 : end] in (b"", b"\n") and _is_cut(text, end)):
+        return split_chunks(text, scans)
+    middle, state = _split(text[start:end], scans) if end > start else ([], None)
+    if state is not None and end < len(text):
+        return split_chunks(text, scans)  # a block left open in the middle runs on
+    return [*previous[:first], *middle, *previous[last:]]
+
+
+def _is_cut(text: bytes, at: int) -> bool:
+    """Tell whether an ATX heading line starts at `at` (where split_chunks may cut)."""
+    if at > 0 and text[at - 1] != 0x0A:
+        return False
+    end = at
+    while end < len(text) and text[end] == 0x23:
+        end += 1
+    return 0 < end - at <= 6 and (end == len(text) or text[end] in b" \t\r\n")
+
+
+_RAW_HTML = (
+    (b"<!--", b"-->"),
+    (b"<pre", b"</pre>"),
+    (b"<script", b"</script>"),
+    (b"<style", b"</style>"),
+    (b"<textarea", b"</textarea>"),
+)
+_OPENERS = [
+    (variant, closing)
+    for opening, closing in _RAW_HTML
+    for variant in {opening, opening.upper(), opening.title()}
+]
+
+
+def _scan(text: bytes, state: State) -> State:
+    """Return whether a fence or raw HTML block is still open at the end of text."""
+    pos = 0
+    while True:
+        if state is not None:
+            kind, marker = state
+            if kind == "fence":
+                end = _closing_fence(text, pos, marker)
+            else:
+                end = _find_any(text, marker, pos)
+            if end < 0:
+                return state
+            pos, state = end, None
+        opener = _next_opener(text, pos)
+        if opener is None:
+            return None
+        pos, state = opener
+
+
+def _next_opener(text: bytes, pos: int) -> tuple[int, State] | None:
+    """Return the first fence or raw HTML opening at or after pos, and what closes it."""
+    best: tuple[int, State] | None = None
+    best_at = len(text) + 1
+    for marker in (b"```", b"~~~"):
+        at = text.find(marker, pos)
+        while 0 <= at < best_at:
+            line_start = text.rfind(b"\n", 0, at) + 1
+            if at - line_start <= 3 and not text[line_start:at].strip(b" "):
+                length = 3
+                while at + length < len(text) and text[at + length] == marker[0]:
+                    length += 1
+                line_end = text.find(b"\n", at)
+                best_at = at
+                best = (len(text) if line_end < 0 else line_end, ("fence", marker[:1] * length))
+                break
+            at = text.find(marker, at + 1)
+    for variant, closing in _OPENERS:
+        at = text.find(variant, pos, best_at)
+        if 0 <= at < best_at:
+            best_at = at
+            best = (at + len(variant), ("html", closing))
+    return best
+
+
+def _find_any(text: bytes, closing: bytes, start: int) -> int:
+    """Return the end of the first `closing` (in its usual cases) after start, or -1."""
+    found = [text.find(v, start) for v in {closing, closing.upper(), closing.title()}]
+    hits = [at for at in found if at >= 0]
+    return min(hits) + len(closing) if hits else -1
+
+
+def _closing_fence(text: bytes, start: int, fence: bytes) -> int:
+    """Return the end of the line closing a fence, searching from start, or -1."""
+    at = text.find(fence, start)
+    while at >= 0:
+        line_start = text.rfind(b"\n", 0, at) + 1
+        line_end = text.find(b"\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        if (
+            line_start >= start
+            and at - line_start <= 3
+            and not text[line_start:at].strip(b" ")
+            and not text[at:line_end].strip().strip(fence[:1])
+        ):
+            return line_end
+        at = text.find(fence, line_end)
+    return -1
