@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +114,19 @@ def fast_import(path: Path, versions: list[str], file: str = "README.md") -> lis
         text=True,
     ).stdout.split()
     return shas
+
+
+VALIDATOR = ROOT.parent / "shared" / "tools" / "validate_atom.py"
+
+
+def validate_atom(data: bytes, tmp_path: Path) -> str:
+    """Run ../shared/tools/validate_atom.py --strict on a document; return its verdict line."""
+    if not VALIDATOR.exists():
+        pytest.skip(f"{VALIDATOR} not present")
+    path = tmp_path / f"doc-{abs(hash(data))}.atom"
+    path.write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, str(VALIDATOR), "--strict", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip().splitlines()[-1]

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import DEFAULT_PATH, ListConfig, load_config
+from . import __version__, web
+from .config import DEFAULT_PATH, ListConfig, load_config, parse_listen
 from .errors import DltbotError
+from .export import export_site
 from .listparse import parse_entries
-from .models import EVENT_KINDS, Entry, EventKind, StoredEntry, StoredEvent
+from .models import EVENT_KINDS, EventKind, StoredEntry
+from .present import entry_json, event_json, result_json
+from .site import Site
 from .storage import Storage
 from .sync import Progress, sync_all
 
@@ -106,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--base-url", help="resolve relative links against this URL")
     parse.add_argument("--json", action="store_true", help="one JSON object per line")
     parse.set_defaults(func=cmd_parse)
+
+    serve = command("serve", "Serve the feeds, the page, search and health over HTTP.")
+    add_db(serve)
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address (default: web.listen)")
+    serve.set_defaults(func=cmd_serve)
+
+    export = command("export", "Write the feeds, OPML and page as static files.")
+    add_db(export)
+    export.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to fill")
+    export.set_defaults(func=cmd_export)
 
     check = command("check-config", "Validate a config file; exit 1 naming the bad key.")
     check.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
@@ -259,6 +274,48 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP server until interrupted."""
+    config = load_config(args.config)
+    host, port = parse_listen(args.listen) if args.listen else config.web.host_port()
+    storage = Storage(Path(args.db) if args.db else config.database_path())
+    site = Site(storage, config)
+
+    def ready(bound: int) -> None:
+        if config.feed.base_url is None:
+            shown = f"[{host}]" if ":" in host else host
+            site.base = f"http://{shown}:{bound}"
+        print(f"dltbot: serving {site.base}/ (all lists: {site.base}/feed.atom)", flush=True)
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await web.serve_forever(site, host, port, ready)
+        except OSError as error:
+            raise DltbotError(f"--listen {host}:{port}: {error.strerror or error}") from error
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        pass
+    finally:
+        storage.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every document as a static file."""
+    config = load_config(args.config)
+    with Storage(Path(args.db) if args.db else config.database_path()) as storage:
+        written = export_site(Site(storage, config), args.out)
+    print(f"dltbot: wrote {written} files to {args.out}")
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config."""
     config = load_config(args.config)
@@ -270,58 +327,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 # --- output ---------------------------------------------------------------------------------
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
-    """Return an entry as the JSON outputs show it."""
-    return {
-        "title": entry.title,
-        "url": entry.url,
-        "identity": entry.identity,
-        "section": list(entry.section),
-        "parents": list(entry.parents),
-        "parent": entry.parent,
-        "description": entry.description,
-        "extra_links": list(entry.extra_links),
-        "occurrences": entry.occurrences,
-    }
-
-
-def event_json(event: StoredEvent) -> dict[str, Any]:
-    """Return an event as `dltbot events --json` prints it."""
-    data: dict[str, Any] = {
-        "id": event.id,
-        "kind": event.kind,
-        "list": event.list,
-        "title": event.entry.title,
-        "url": event.entry.url,
-        "identity": event.entry.identity,
-        "section": list(event.entry.section),
-        "description": event.entry.description,
-        "commit": event.commit.sha,
-        "date": event.commit.date,
-        "author": event.commit.author,
-        "summary": event.commit.summary,
-    }
-    if event.old is not None:
-        data["old"] = {
-            "title": event.old.title,
-            "url": event.old.url,
-            "section": list(event.old.section),
-            "description": event.old.description,
-        }
-    return data
-
-
 def _print_entry(result: StoredEntry, as_json: bool) -> None:
     entry = result.entry
     if as_json:
-        _print_json(
-            {
-                "list": result.list,
-                **entry_json(entry),
-                "added": result.first_date,
-                "added_commit": result.first_commit,
-            }
-        )
+        _print_json(result_json(result))
         return
     section = " > ".join(entry.section)
     print(f"{entry.title} <{entry.url}>")

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
-from .models import ListSource
+from .models import EventKind, ListSource
 
 DEFAULT_REPO = "https://github.com/foocker/deeplearningtheory"
 DEFAULT_PATH = "README.md"
@@ -98,6 +98,56 @@ class ListConfig(_Strict):
         )
 
 
+class WebConfig(_Strict):
+    """The HTTP server."""
+
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    def host_port(self) -> tuple[str, int]:
+        """Return the address to listen on."""
+        return parse_listen(self.listen)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Read HOST:PORT ([::1]:8080 for IPv6)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be HOST:PORT, such as 127.0.0.1:8080")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _only_added() -> list[EventKind]:
+    return ["added"]
+
+
+class FeedConfig(_Strict):
+    """The Atom feeds."""
+
+    base_url: str | None = None  # default: http://<web.listen>
+    entries: int = Field(default=50, ge=1, le=1000)
+    kinds: list[EventKind] = Field(default_factory=lambda: _only_added())
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an absolute http(s) URL, such as https://feeds.example.org")
+        return value.rstrip("/") if value else value
+
+    @field_validator("kinds")
+    @classmethod
+    def _check_kinds(cls, value: list[EventKind]) -> list[EventKind]:
+        if not value:
+            raise ValueError("must name at least one event kind")
+        return list(dict.fromkeys(value))
+
+
 class StorageConfig(_Strict):
     """Where the database lives."""
 
@@ -108,6 +158,8 @@ class Config(_Strict):
     """The whole configuration file."""
 
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    feed: FeedConfig = Field(default_factory=FeedConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -124,6 +176,14 @@ class Config(_Strict):
     def database_path(self) -> Path:
         """Return the database file to use."""
         return self.storage.path or data_dir() / "dltbot.sqlite3"
+
+    def base_url(self) -> str:
+        """Return the public URL the feeds are served at (their rel="self" links)."""
+        if self.feed.base_url:
+            return self.feed.base_url
+        host, port = self.web.host_port()
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}"
 
     def sources(self) -> list[ListSource]:
         """Return the lists to follow."""

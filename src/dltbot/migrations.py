@@ -112,7 +112,24 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial]
+def _m002_event_sequence(db: sqlite3.Connection) -> None:
+    # Feed entry ids are built from list, identity, kind and this number (the n-th "changed"
+    # of one entry): stable across re-syncs and rebuilds, unlike row ids or commit shas.
+    run_script(
+        db,
+        """
+        ALTER TABLE events ADD COLUMN kind_seq INTEGER NOT NULL DEFAULT 1;
+        UPDATE events SET kind_seq = (
+            SELECT count(*) FROM events e2
+            WHERE e2.list_id = events.list_id AND e2.identity = events.identity
+              AND e2.kind = events.kind AND e2.id <= events.id
+        );
+        CREATE INDEX events_identity ON events (list_id, identity, kind, id);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_event_sequence]
 
 
 def apply_migrations(db: sqlite3.Connection) -> int:

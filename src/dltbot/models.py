@@ -111,3 +111,17 @@ class StoredEvent:
     entry: Entry
     old: Entry | None
     commit: Commit
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """An event as a feed shows it: the entry's text as later edits left it."""
+
+    id: int
+    list: str
+    repo: str
+    kind: EventKind
+    seq: int  # this is the seq-th event of this kind for this entry
+    entry: Entry
+    commit: Commit
+    updated: str  # the event's date, or that of the last edit of the entry's text since

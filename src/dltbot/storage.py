@@ -12,7 +12,16 @@ from typing import Any
 from . import urls
 from .errors import StorageError
 from .migrations import MIGRATIONS, apply_migrations
-from .models import Commit, Entry, Event, EventKind, ListState, StoredEntry, StoredEvent
+from .models import (
+    Commit,
+    Entry,
+    Event,
+    EventKind,
+    FeedEvent,
+    ListState,
+    StoredEntry,
+    StoredEvent,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -192,8 +201,9 @@ class Storage:
     def _insert_events(self, list_id: int, commit: Commit, events: Sequence[Event]) -> None:
         self.db.executemany(
             "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
-            "old_url, old_title, old_description, old_section, commit_sha, committed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "old_url, old_title, old_description, old_section, commit_sha, committed_at, "
+            "kind_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+            "(SELECT count(*) + 1 FROM events WHERE list_id = ?1 AND identity = ?3 AND kind = ?2))",
             [
                 (
                     list_id,
@@ -358,6 +368,74 @@ class Storage:
         )
         return [_stored_entry(row) for row in rows]
 
+    def feed_events(
+        self,
+        kinds: Sequence[EventKind],
+        list_name: str | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        section: str | None = None,
+        identities: Sequence[str] | None = None,
+    ) -> list[FeedEvent]:
+        """Return events for a feed, with the entry's text as its last "changed" event left it.
+
+        Ordered by event id (the order events were recorded), newest first unless asked.
+        `section` keeps events under headings holding every one of its words; `identities`
+        keeps events of those entries only.
+        """
+        where = [f"ev.kind IN ({', '.join('?' * len(kinds))})"]
+        params: list[Any] = list(kinds)
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        for word in (section or "").split():
+            where.append("instr(casefold(ev.section), ?)")
+            params.append(word.casefold())
+        if identities is not None:
+            where.append("ev.identity IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(identities)))
+        order = "DESC" if newest_first else "ASC"
+        sql = f"""
+            SELECT ev.id, l.name, l.repo, ev.kind, ev.kind_seq, ev.identity, ev.url, ev.title,
+                   ev.description, ev.section, c.sha, c.committed_at, c.author, c.summary,
+                   (SELECT json_array(e2.url, e2.title, e2.description, e2.section,
+                                      e2.committed_at)
+                    FROM events e2
+                    WHERE e2.list_id = ev.list_id AND e2.identity = ev.identity
+                      AND e2.kind = 'changed' AND e2.id > ev.id AND ev.kind != 'removed'
+                    ORDER BY e2.id DESC LIMIT 1) AS edited
+            FROM events ev JOIN lists l ON l.id = ev.list_id
+            JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha
+            WHERE {" AND ".join(where)}
+            ORDER BY ev.id {order} LIMIT ? OFFSET ?
+        """
+        params.extend([limit, offset])
+        return [_feed_event(row) for row in self.db.execute(sql, params)]
+
+    def count_events(self, kinds: Sequence[EventKind], list_name: str | None = None) -> int:
+        """Return how many events of these kinds there are (in one list)."""
+        sql = (
+            "SELECT count(*) FROM events ev JOIN lists l ON l.id = ev.list_id "
+            f"WHERE ev.kind IN ({', '.join('?' * len(kinds))})"
+        )
+        params: list[Any] = list(kinds)
+        if list_name is not None:
+            sql += " AND l.name = ?"
+            params.append(list_name)
+        count: int = self.db.execute(sql, params).fetchone()[0]
+        return count
+
+    def data_version(self) -> tuple[int, int]:
+        """Return a value that changes whenever the database does (a cache key).
+
+        PRAGMA data_version moves when another connection commits; total_changes when this one
+        writes.
+        """
+        version: int = self.db.execute("PRAGMA data_version").fetchone()[0]
+        return version, self.db.total_changes
+
     def entry_count(self, list_id: int) -> int:
         """Return how many entries the list holds now."""
         row = self.db.execute("SELECT count(*) FROM entries WHERE list_id = ?", (list_id,))
@@ -398,6 +476,17 @@ def _stored_entry(row: Sequence[Any]) -> StoredEntry:
     return StoredEntry(
         list=row[12], entry=_entry(row), position=row[9], first_commit=row[10], first_date=row[11]
     )
+
+
+def _feed_event(row: Sequence[Any]) -> FeedEvent:
+    (event_id, name, repo, kind, seq, identity, url, title, description, section,
+     sha, date, author, summary, edited) = row  # fmt: skip
+    updated = date
+    if edited is not None:
+        url, title, description, section, updated = json.loads(edited)
+    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
+    commit = Commit(sha, date, author, summary)
+    return FeedEvent(event_id, name, repo, kind, seq, entry, commit, updated)
 
 
 def _event(row: Sequence[Any]) -> StoredEvent:

@@ -1,0 +1,218 @@
+"""Events → Atom documents. The only user of feedgen.
+
+Entry ids are tag: URIs built from the list name, the entry's identity, the event kind and the
+event's number among that entry's events of that kind: they survive re-syncs, rebuilding the
+database and reordering the list. Nothing here reads the clock, so the same events render the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+from feedgen.ext.base import BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from . import urls
+from .models import FeedEvent
+
+EPOCH = "1970-01-01T00:00:00+00:00"
+_TAG = "tag:dltbot,2026:"
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"
+_VERBS = {
+    "added": "Added",
+    "changed": "Changed",
+    "moved": "Moved",
+    "removed": "Removed",
+    "restored": "Restored",
+}
+
+Period = Literal["daily", "weekly"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One Atom entry, ready to render."""
+
+    id: str
+    title: str
+    link: str | None
+    content_html: str
+    published: str
+    updated: str
+    author: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDoc:
+    """One Atom document: a live feed or one of its RFC 5005 archive pages."""
+
+    id: str
+    title: str
+    subtitle: str
+    self_url: str
+    alternate_url: str
+    items: Sequence[FeedItem]
+    current_url: str | None = None  # archives point to the live document
+    prev_archive_url: str | None = None
+    next_archive_url: str | None = None
+    archive: bool = False
+
+    @property
+    def updated(self) -> str:
+        """The newest entry's `updated` (the feed's own), or the epoch for an empty feed."""
+        return max((_parse(item.updated) for item in self.items), default=_parse(EPOCH)).isoformat()
+
+
+def tag_id(*parts: str) -> str:
+    """Return a tag: URI from stable parts (each percent-encoded where a tag URI needs it)."""
+    return _TAG + ":".join(quote(part, safe="/?@!$&'()*+,;=-._~") for part in parts)
+
+
+def event_item(event: FeedEvent) -> FeedItem:
+    """Return the feed entry of one event."""
+    entry = event.entry
+    parts = [event.list, event.kind, entry.identity]
+    if event.seq > 1:
+        parts.append(str(event.seq))
+    commit_link = urls.commit_url(event.repo, event.commit.sha)
+    summary = text_html(event.commit.summary or event.commit.sha[:12])
+    if commit_link:
+        summary = f'<a href="{attr_html(commit_link)}">{summary}</a>'
+    content = []
+    if entry.description:
+        content.append(f"<p>{text_html(entry.description)}</p>")
+    if entry.section:
+        content.append(f"<p>{text_html(' › '.join(entry.section))}</p>")
+    content.append(f"<p>{_VERBS[event.kind]} in {summary} by {text_html(event.commit.author)}</p>")
+    title = entry.title if event.kind == "added" else f"{_VERBS[event.kind]}: {entry.title}"
+    return FeedItem(
+        id=tag_id(*parts),
+        title=title,
+        link=safe_link(entry.url),
+        content_html="".join(content),
+        published=event.commit.date,
+        updated=event.updated,
+        author=event.commit.author or "unknown",
+        categories=(" › ".join(entry.section),) if entry.section else (),
+    )
+
+
+def digest_items(
+    list_name: str, events: Iterable[FeedEvent], period: Period, limit: int, page_url: str
+) -> list[FeedItem]:
+    """Return one entry per day or week (UTC) listing that period's additions, newest first."""
+    groups: dict[str, list[FeedEvent]] = {}
+    for event in events:
+        groups.setdefault(period_key(event.commit.date, period), []).append(event)
+    items = []
+    for key in sorted(groups, reverse=True)[:limit]:
+        group = sorted(groups[key], key=lambda e: e.id)
+        lines = []
+        for event in group:
+            link = safe_link(event.entry.url)
+            title = text_html(event.entry.title)
+            if link:
+                title = f'<a href="{attr_html(link)}">{title}</a>'
+            section = " › ".join(event.entry.section)
+            lines.append(f"<li>{title}" + (f" — {text_html(section)}" if section else "") + "</li>")
+        when = f"on {key}" if period == "daily" else f"in week {key}"
+        count = f"{len(group)} new entr{'y' if len(group) == 1 else 'ies'}"
+        items.append(
+            FeedItem(
+                id=tag_id(list_name, period, key),
+                title=f"{list_name}: {count} {when}",
+                link=page_url,
+                content_html=f"<ul>{''.join(lines)}</ul>",
+                published=min((e.commit.date for e in group), key=_parse),
+                updated=max((e.updated for e in group), key=_parse),
+                author=", ".join(dict.fromkeys(e.commit.author for e in group)),
+            )
+        )
+    return items
+
+
+def period_key(date: str, period: Period) -> str:
+    """Return the UTC day (2024-05-01) or ISO week (2024-W18) a commit date falls in."""
+    moment = _parse(date)
+    if period == "daily":
+        return moment.date().isoformat()
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def render_atom(doc: FeedDoc) -> bytes:
+    """Return the Atom XML of a document."""
+    generator = FeedGenerator()
+    generator.id(doc.id)
+    generator.title(doc.title)
+    generator.subtitle(doc.subtitle)
+    generator.author({"name": "dltbot"})
+    generator.link(href=doc.self_url, rel="self", type="application/atom+xml")
+    generator.link(href=doc.alternate_url, rel="alternate", type="text/html")
+    for rel, href in (
+        ("current", doc.current_url),
+        ("prev-archive", doc.prev_archive_url),
+        ("next-archive", doc.next_archive_url),
+    ):
+        if href:
+            generator.link(href=href, rel=rel, type="application/atom+xml")
+    generator.updated(doc.updated)
+    generator.generator("dltbot", uri="https://pypi.org/project/dltbot/")
+    if doc.archive:
+        generator.register_extension("history", _ArchiveExtension, atom=True, rss=False)
+    for item in doc.items:
+        entry = generator.add_entry(order="append")
+        entry.id(item.id)
+        entry.title(item.title)
+        if item.link:
+            entry.link(href=item.link, rel="alternate")
+        entry.content(item.content_html, type="html")
+        entry.published(item.published)
+        entry.updated(item.updated)
+        entry.author({"name": item.author})
+        for category in item.categories:
+            entry.category(term=category)
+    data: bytes = generator.atom_str(pretty=True)
+    return data
+
+
+class _ArchiveExtension(BaseExtension):  # type: ignore[misc]
+    """RFC 5005 `<fh:archive/>`: this document is an archive, its entries will not change."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": _HISTORY_NS}
+
+    def extend_atom(self, feed: Any) -> Any:
+        etree.SubElement(feed, f"{{{_HISTORY_NS}}}archive")
+        return feed
+
+
+def text_html(text: str) -> str:
+    """Escape text for HTML content; "=" and ":" too, so no text reads as a handler or scheme."""
+    return html.escape(text).replace("=", "&#61;").replace(":", "&#58;")
+
+
+def attr_html(value: str) -> str:
+    """Escape an attribute value for HTML content."""
+    return html.escape(value, quote=True)
+
+
+def safe_link(url: str) -> str | None:
+    """Return url if a reader may follow it (absolute http, https or mailto), else None."""
+    scheme = urlsplit(url).scheme.lower() if "://" in url or url.startswith("mailto:") else ""
+    return url if scheme in ("http", "https", "mailto") else None
+
+
+def _parse(date: str) -> datetime:
+    moment = datetime.fromisoformat(date)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

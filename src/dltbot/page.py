@@ -1,0 +1,135 @@
+"""The HTML pages: small, no JavaScript, readable on a phone, every value escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from urllib.parse import quote
+
+from .feed import period_key, safe_link
+from .models import FeedEvent, ListState, StoredEntry
+
+_STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;
+margin:0 auto;max-width:46rem;padding:0 1rem 3rem;color:#1b1f23;background:#fff}
+header{padding:1rem 0;border-bottom:1px solid #ddd}h1{font-size:1.4rem;margin:.2rem 0}
+h2{font-size:1.2rem;margin:2rem 0 .3rem}h3{font-size:.95rem;color:#57606a;margin:1.2rem 0 .3rem}
+ul{padding-left:1.1rem;margin:.2rem 0}li{margin:.45rem 0}a{color:#0550ae}
+.section{color:#57606a;font-size:.85rem}.desc{margin:.1rem 0;font-size:.9rem;color:#333}
+.meta{color:#57606a;font-size:.85rem}.feeds a{margin-right:.7rem;white-space:nowrap}
+form{display:flex;gap:.4rem;margin:.8rem 0}input[type=search]{flex:1;font-size:1rem;padding:.4rem;
+min-width:0}button{font-size:1rem;padding:.4rem .8rem}.failing{color:#a40e26}
+@media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}a{color:#58a6ff}
+.desc{color:#c9d1d9}.section,.meta,h3{color:#8b949e}}
+"""
+
+
+def _head(title: str, feeds: Sequence[tuple[str, str]]) -> str:
+    links = "".join(
+        f'<link rel="alternate" type="application/atom+xml" title="{escape(t)}" href="{escape(u)}">'
+        for t, u in feeds
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>{links}<style>{_STYLE}</style></head><body>"
+    )
+
+
+def _search_form(base: str, q: str = "") -> str:
+    return (
+        f'<form action="{escape(base)}/search" method="get" role="search">'
+        f'<input type="search" name="q" value="{escape(q)}" placeholder="Search entries · 搜索" '
+        'aria-label="Search entries"><button>Search</button></form>'
+    )
+
+
+def _link(url: str, text: str) -> str:
+    href = safe_link(url)
+    if href is None:
+        return escape(text)
+    return f'<a href="{escape(href)}" rel="noopener">{escape(text)}</a>'
+
+
+def _short(text: str, limit: int = 220) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def index_page(
+    lists: Sequence[tuple[ListState, int, Sequence[FeedEvent]]],
+    feeds: Sequence[tuple[str, str]],
+    base: str,
+) -> str:
+    """Return the front page: per list, the latest additions grouped by day."""
+    out = [_head("dltbot: what is new in the lists", feeds)]
+    out.append("<header><h1>What is new in the lists</h1>")
+    out.append(_search_form(base))
+    out.append(
+        f'<div class="feeds"><a href="{escape(base)}/feed.atom">Atom feed (all lists)</a>'
+        f'<a href="{escape(base)}/feeds.opml">OPML</a></div></header>'
+    )
+    if not lists:
+        out.append("<p>No list has been synced yet. Run <code>dltbot sync</code>.</p>")
+    for state, count, events in lists:
+        prefix = f"{base}/lists/{quote(state.name)}"
+        status = ""
+        if state.status == "failing":
+            status = f' <span class="failing">sync failing: {escape(state.last_error or "")}</span>'
+        out.append(f'<section id="list-{escape(state.name)}"><h2>{escape(state.name)}</h2>')
+        out.append(
+            f'<p class="meta">{count} entries · <a href="{escape(state.repo)}" rel="noopener">'
+            f"{escape(state.repo)}</a>{status}</p>"
+            if safe_link(state.repo)
+            else f'<p class="meta">{count} entries · {escape(state.repo)}{status}</p>'
+        )
+        out.append(
+            f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">Atom feed</a>'
+            f'<a href="{escape(prefix)}/daily.atom">daily digest</a>'
+            f'<a href="{escape(prefix)}/weekly.atom">weekly digest</a></div>'
+        )
+        day = None
+        for event in events:
+            key = period_key(event.commit.date, "daily")
+            if key != day:
+                if day is not None:
+                    out.append("</ul>")
+                out.append(f"<h3>{escape(key)}</h3><ul>")
+                day = key
+            out.append(_entry_item(event.entry.title, event.entry.url, event.entry.section,
+                                   event.entry.description))  # fmt: skip
+        if day is not None:
+            out.append("</ul>")
+        out.append("</section>")
+    out.append("</body></html>\n")
+    return "".join(out)
+
+
+def _entry_item(title: str, url: str, section: Sequence[str], description: str) -> str:
+    parts = [f"<li>{_link(url, title)}"]
+    if section:
+        parts.append(f' <span class="section">{escape(" › ".join(section))}</span>')
+    if description:
+        parts.append(f'<p class="desc">{escape(_short(description))}</p>')
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def search_page(q: str, results: Sequence[StoredEntry], base: str) -> str:
+    """Return the search results page."""
+    out = [_head(f"Search: {q}" if q else "Search", [])]
+    out.append(f'<header><h1><a href="{escape(base)}/">What is new in the lists</a></h1>')
+    out.append(_search_form(base, q) + "</header>")
+    if q and not results:
+        out.append(f"<p>No entry matches “{escape(q)}”.</p>")
+    if results:
+        out.append(f'<p class="meta">{len(results)} result(s) for “{escape(q)}”</p><ul>')
+        for result in results:
+            entry = result.entry
+            out.append(_entry_item(entry.title, entry.url, entry.section, entry.description)[:-5])
+            out.append(
+                f'<p class="meta">{escape(result.list)} · added {escape(result.first_date[:10])}'
+                "</p></li>"
+            )
+        out.append("</ul>")
+    out.append("</body></html>\n")
+    return "".join(out)

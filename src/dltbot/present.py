@@ -1,0 +1,58 @@
+"""Entries and events as JSON objects: what `--json` prints and the web API answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Entry, StoredEntry, StoredEvent
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """Return an entry as the JSON outputs show it."""
+    return {
+        "title": entry.title,
+        "url": entry.url,
+        "identity": entry.identity,
+        "section": list(entry.section),
+        "parents": list(entry.parents),
+        "parent": entry.parent,
+        "description": entry.description,
+        "extra_links": list(entry.extra_links),
+        "occurrences": entry.occurrences,
+    }
+
+
+def event_json(event: StoredEvent) -> dict[str, Any]:
+    """Return an event as `dltbot events --json` prints it."""
+    data: dict[str, Any] = {
+        "id": event.id,
+        "kind": event.kind,
+        "list": event.list,
+        "title": event.entry.title,
+        "url": event.entry.url,
+        "identity": event.entry.identity,
+        "section": list(event.entry.section),
+        "description": event.entry.description,
+        "commit": event.commit.sha,
+        "date": event.commit.date,
+        "author": event.commit.author,
+        "summary": event.commit.summary,
+    }
+    if event.old is not None:
+        data["old"] = {
+            "title": event.old.title,
+            "url": event.old.url,
+            "section": list(event.old.section),
+            "description": event.old.description,
+        }
+    return data
+
+
+def result_json(result: StoredEntry) -> dict[str, Any]:
+    """Return a current entry as search and random show it: with its list and date added."""
+    return {
+        "list": result.list,
+        **entry_json(result.entry),
+        "added": result.first_date,
+        "added_commit": result.first_commit,
+    }

@@ -1,0 +1,310 @@
+"""What the web server and `dltbot export` serve: feeds, archives, digests, OPML, pages.
+
+Each document is rendered once per database state: the cache is keyed by SQLite's
+data_version, which changes when another connection (a sync) commits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
+from xml.etree import ElementTree
+
+from . import page
+from .config import Config
+from .errors import DltbotError
+from .feed import FeedDoc, Period, digest_items, event_item, render_atom, tag_id
+from .models import ListState
+from .present import result_json
+from .storage import Storage
+
+MAX_QUERY = 200
+
+
+class NotFoundError(DltbotError):
+    """No such list or document."""
+
+
+class BadRequestError(DltbotError):
+    """A parameter is wrong; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A rendered response body with what HTTP caching needs."""
+
+    body: bytes
+    content_type: str
+    updated: datetime | None = None  # for Last-Modified
+    status: int = 200
+    self_url: str | None = None  # for the Link: rel="self" header
+
+
+ATOM = "application/atom+xml; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+OPML = "text/x-opml; charset=utf-8"
+
+
+class Site:
+    """Render documents from the database, each cached until the database changes."""
+
+    def __init__(
+        self, storage: Storage, config: Config, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.storage = storage
+        self.base = config.base_url()
+        self.size = config.feed.entries
+        self.kinds = config.feed.kinds
+        self.intervals = {source.name: source.interval_seconds for source in config.sources()}
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._cache: dict[tuple[str, ...], tuple[tuple[int, int], Document]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[str, ...], render: Callable[[], Document]) -> Document:
+        version = self.storage.data_version()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        document = render()
+        with self._lock:
+            if len(self._cache) > 512:
+                self._cache.clear()  # query feeds are unbounded; keep memory bounded
+            self._cache[key] = (version, document)
+        return document
+
+    # --- lists -------------------------------------------------------------------------
+
+    def lists(self) -> list[ListState]:
+        """Return the lists the database knows."""
+        return self.storage.list_states()
+
+    def _check_list(self, name: str | None) -> None:
+        if name is not None and self.storage.list_state(name) is None:
+            raise NotFoundError(f"no list named {name!r}")
+
+    def list_url(self, name: str | None) -> str:
+        """Return the path prefix of a list's documents ('' for all lists)."""
+        return f"/lists/{quote(name)}" if name else ""
+
+    # --- feeds -------------------------------------------------------------------------
+
+    def feed(self, name: str | None, section: str | None = None, q: str | None = None) -> Document:
+        """Return the live feed of one list or all, optionally filtered by section or search."""
+        self._check_list(name)
+        section = _check_words("section", section)
+        q = _check_words("q", q)
+        return self._cached(
+            ("feed", name or "", section or "", q or ""), lambda: self._feed(name, section, q)
+        )
+
+    def _feed(self, name: str | None, section: str | None, q: str | None) -> Document:
+        identities = None
+        if q is not None:
+            identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
+        events = self.storage.feed_events(
+            self.kinds, name, limit=self.size, section=section, identities=identities
+        )
+        path = f"{self.list_url(name)}/feed.atom"
+        params = {key: value for key, value in (("section", section), ("q", q)) if value}
+        self_url = self.base + path + (f"?{urlencode(params)}" if params else "")
+        prev_archive = None
+        if not params:
+            pages = self.storage.count_events(self.kinds, name) // self.size
+            if pages:
+                prev_archive = self._archive_url(name, pages - 1)
+        title = self._title(name)
+        if section:
+            title += f" — {section}"
+        if q:
+            title += f" — search: {q}"
+        doc = FeedDoc(
+            id=tag_id(name or "*", "feed", *(f"{k}={v}" for k, v in params.items())),
+            title=title,
+            subtitle=self._subtitle(),
+            self_url=self_url,
+            alternate_url=self.base + "/",
+            items=[event_item(event) for event in events],
+            prev_archive_url=prev_archive,
+        )
+        return self._atom(doc)
+
+    def archive(self, name: str | None, number: int) -> Document:
+        """Return an RFC 5005 archive page: the number-th block of events, oldest first."""
+        self._check_list(name)
+        return self._cached(
+            ("archive", name or "", str(number)), lambda: self._archive(name, number)
+        )
+
+    def _archive(self, name: str | None, number: int) -> Document:
+        pages = self.storage.count_events(self.kinds, name) // self.size
+        if not 0 <= number < pages:
+            raise NotFoundError(f"no archive page {number}")
+        events = self.storage.feed_events(
+            self.kinds, name, limit=self.size, offset=number * self.size, newest_first=False
+        )
+        doc = FeedDoc(
+            id=tag_id(name or "*", "archive", str(number)),
+            title=f"{self._title(name)} — archive {number + 1} of {pages}",
+            subtitle=self._subtitle(),
+            self_url=self._archive_url(name, number),
+            alternate_url=self.base + "/",
+            items=[event_item(event) for event in reversed(events)],
+            current_url=f"{self.base}{self.list_url(name)}/feed.atom",
+            prev_archive_url=self._archive_url(name, number - 1) if number else None,
+            next_archive_url=self._archive_url(name, number + 1) if number + 1 < pages else None,
+            archive=True,
+        )
+        return self._atom(doc)
+
+    def _archive_url(self, name: str | None, number: int) -> str:
+        return f"{self.base}{self.list_url(name)}/archive/{number}.atom"
+
+    def archive_count(self, name: str | None) -> int:
+        """Return how many archive pages a feed has."""
+        return self.storage.count_events(self.kinds, name) // self.size
+
+    def digest(self, name: str, period: Period) -> Document:
+        """Return the daily or weekly digest of a list's additions."""
+        self._check_list(name)
+        return self._cached(("digest", name, period), lambda: self._digest(name, period))
+
+    def _digest(self, name: str, period: Period) -> Document:
+        events = self.storage.feed_events(["added"], name, limit=1_000_000)
+        page_url = f"{self.base}/#list-{quote(name)}"
+        doc = FeedDoc(
+            id=tag_id(name, period),
+            title=f"{self._title(name)} — {period} digest",
+            subtitle=self._subtitle(),
+            self_url=f"{self.base}/lists/{quote(name)}/{period}.atom",
+            alternate_url=page_url,
+            items=digest_items(name, events, period, self.size, page_url),
+        )
+        return self._atom(doc)
+
+    def _atom(self, doc: FeedDoc) -> Document:
+        updated = datetime.fromisoformat(doc.updated)
+        return Document(render_atom(doc), ATOM, updated, self_url=doc.self_url)
+
+    def _title(self, name: str | None) -> str:
+        return f"{name}: new entries" if name else "All lists: new entries"
+
+    def _subtitle(self) -> str:
+        kinds = ", ".join(self.kinds)
+        return f"Entries {kinds} in curated lists, from their git history (dltbot)"
+
+    def feed_urls(self) -> list[tuple[str, str]]:
+        """Return (title, URL) of every feed, for OPML and the page."""
+        out = [("All lists", f"{self.base}/feed.atom")]
+        for state in self.lists():
+            prefix = f"{self.base}/lists/{quote(state.name)}"
+            out += [
+                (state.name, f"{prefix}/feed.atom"),
+                (f"{state.name} (daily digest)", f"{prefix}/daily.atom"),
+                (f"{state.name} (weekly digest)", f"{prefix}/weekly.atom"),
+            ]
+        return out
+
+    def opml(self) -> Document:
+        """Return an OPML list of every feed, for one-click import."""
+        return self._cached(("opml",), self._opml)
+
+    def _opml(self) -> Document:
+        root = ElementTree.Element("opml", version="2.0")
+        head = ElementTree.SubElement(root, "head")
+        ElementTree.SubElement(head, "title").text = "dltbot feeds"
+        body = ElementTree.SubElement(root, "body")
+        for title, url in self.feed_urls():
+            ElementTree.SubElement(
+                body, "outline", type="rss", text=title, title=title, xmlUrl=url,
+                htmlUrl=self.base + "/",
+            )  # fmt: skip
+        ElementTree.indent(root)
+        data = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+        return Document(data + b"\n", OPML)
+
+    # --- pages and search --------------------------------------------------------------
+
+    def index(self) -> Document:
+        """Return the HTML page: latest additions per list, search box, feed links."""
+        return self._cached(("index",), self._index)
+
+    def _index(self) -> Document:
+        lists = []
+        for state in self.lists():
+            events = self.storage.feed_events(["added"], state.name, limit=self.size)
+            lists.append((state, self.storage.entry_count(state.id), events))
+        body = page.index_page(lists, self.feed_urls(), self.base)
+        return Document(body.encode(), HTML)
+
+    def search_page(self, q: str | None) -> Document:
+        """Return the HTML search results page."""
+        q = _check_words("q", q)
+        results = self.storage.search(q, limit=50) if q else []
+        return Document(page.search_page(q or "", results, self.base).encode(), HTML)
+
+    def search_json(self, q: str | None, list_name: str | None = None) -> Document:
+        """Return search results as JSON: the same objects as `dltbot search --json`."""
+        q = _check_words("q", q)
+        if not q:
+            raise BadRequestError("q: give some words to search for")
+        self._check_list(list_name)
+        results = [result_json(r) for r in self.storage.search(q, list_name, limit=50)]
+        body = json.dumps({"query": q, "results": results}, ensure_ascii=False, indent=1)
+        return Document(body.encode() + b"\n", JSON)
+
+    def health(self) -> Document:
+        """Return each list's sync health; status 503 if one failed for over 3 intervals."""
+        now = self.clock()
+        lists = []
+        unhealthy = False
+        for state in self.lists():
+            interval = self.intervals.get(state.name, 900)
+            stale = False
+            if state.status == "failing" and state.failing_since:
+                since = datetime.fromisoformat(state.failing_since)
+                stale = now - since > timedelta(seconds=3 * interval)
+            unhealthy |= stale
+            lists.append(
+                {
+                    "list": state.name,
+                    "status": state.status,
+                    "head": state.head,
+                    "entries": self.storage.entry_count(state.id),
+                    "last_sync": state.last_sync_at,
+                    "last_success": state.last_success_at,
+                    "last_error": state.last_error,
+                    "failing_since": state.failing_since,
+                    "healthy": not stale,
+                }
+            )
+        body = {"status": "failing" if unhealthy else "ok", "lists": lists}
+        data = json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
+        return Document(data, JSON, status=503 if unhealthy else 200)
+
+
+def _check_words(name: str, value: str | None) -> str | None:
+    """Validate a free-text parameter: None when absent, an error when empty or too long."""
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if not value:
+        raise BadRequestError(f"{name}: must not be empty")
+    if len(value) > MAX_QUERY:
+        raise BadRequestError(f"{name}: at most {MAX_QUERY} characters")
+    return value
+
+
+def parse_archive_number(text: str) -> int:
+    """Read an archive page number from a URL segment."""
+    if not text.isdigit() or len(text) > 9:
+        raise BadRequestError(f"archive page: {text!r} is not a page number")
+    return int(text)
+
+
+__all__ = ["ATOM", "HTML", "JSON", "OPML", "BadRequestError", "Document", "NotFoundError", "Site"]
