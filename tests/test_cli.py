@@ -179,10 +179,12 @@ def test_every_command_has_help() -> None:
     assert sorted(commands) == [
         "check-config",
         "events",
+        "export",
         "lists",
         "parse",
         "random",
         "search",
+        "serve",
         "sync",
     ]
     for name, sub in commands.items():
