@@ -177,6 +177,7 @@ def test_every_command_has_help() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(commands) == [
+        "bot",
         "check-config",
         "events",
         "export",

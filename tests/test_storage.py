@@ -52,6 +52,7 @@ def test_schema_is_created_whole(tmp_path: Path) -> None:
         "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'entries_fts_%' ORDER BY name"
     )]  # fmt: skip
     assert names == [
+        "chats",
         "commits",
         "entries",
         "entries_ad",
@@ -60,7 +61,10 @@ def test_schema_is_created_whole(tmp_path: Path) -> None:
         "entries_fts",
         "events",
         "lists",
+        "outbox",
+        "queries",
         "seen",
+        "subscriptions",
     ]
     assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to fill")
     export.set_defaults(func=cmd_export)
 
+    bot = command("bot", "Run the Telegram bot alone (commands, inline mode, pushes).")
+    add_db(bot)
+    bot.set_defaults(func=cmd_bot)
+
     check = command("check-config", "Validate a config file; exit 1 naming the bad key.")
     check.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
     check.set_defaults(func=cmd_check_config)
@@ -313,6 +317,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     with Storage(Path(args.db) if args.db else config.database_path()) as storage:
         written = export_site(Site(storage, config), args.out)
     print(f"dltbot: wrote {written} files to {args.out}")
+    return 0
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    """Run the Telegram bot until interrupted."""
+    from .bot.app import run_bot  # python-telegram-bot loads only for this command
+
+    config = load_config(args.config)
+    run_bot(config, Path(args.db) if args.db else config.database_path())
     return 0
 
 

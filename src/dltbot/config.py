@@ -148,6 +148,30 @@ class FeedConfig(_Strict):
         return list(dict.fromkeys(value))
 
 
+class TelegramConfig(_Strict):
+    """The Telegram bot; off while no token is set."""
+
+    token: str | None = None  # default: $TELEGRAM_BOT_TOKEN
+    admins: list[int] = Field(default_factory=list)  # user ids allowed /status and /sync
+    channels: list[int] = Field(default_factory=list)  # chat ids that get every addition
+    api_base_url: str = "https://api.telegram.org"  # a self-hosted Bot API server
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _check_api(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http(s) URL, such as https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^\d+:[A-Za-z0-9_-]{20,}$", value.strip()):
+            # The message must not repeat the value: it is a secret.
+            raise ValueError("is not a bot token (as BotFather gives: 123456:ABC...)")
+        return value.strip() if value else None
+
+
 class StorageConfig(_Strict):
     """Where the database lives."""
 
@@ -160,6 +184,7 @@ class Config(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     feed: FeedConfig = Field(default_factory=FeedConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -193,7 +218,7 @@ class Config(_Strict):
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a config file; None gives the embedded default."""
     if path is None:
-        return Config()
+        return parse_config({})
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
@@ -211,6 +236,10 @@ def load_config(path: str | Path | None) -> Config:
 
 def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
     """Validate settings already read; errors read `lists[1].interval: must be at least 1m`."""
+    telegram = raw.get("telegram")
+    env_token = os.environ.get("TELEGRAM_BOT_TOKEN")
+    if env_token and (telegram is None or isinstance(telegram, dict)):
+        raw = {**raw, "telegram": {**(telegram or {}), "token": env_token}}
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
@@ -228,6 +257,7 @@ def _describe(item: Any) -> str:
     for part in item["loc"]:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     message = str(item["msg"]).removeprefix("Value error, ")
+    # Never echo the input: a bad token is still a secret.
     if item["type"] == "extra_forbidden":
         message = "unknown key"
     elif item["type"] == "missing":

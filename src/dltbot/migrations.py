@@ -129,7 +129,58 @@ def _m002_event_sequence(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_event_sequence]
+def _m003_telegram(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- Events up to this id are the list's first backfill: history, not news to push.
+        ALTER TABLE lists ADD COLUMN backfill_last_event INTEGER;
+        UPDATE lists SET backfill_last_event = (
+            SELECT coalesce(max(id), 0) FROM events WHERE events.list_id = lists.id
+        ) WHERE backfilled_at IS NOT NULL;
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            lang TEXT,                               -- 'en' or 'zh' chosen with /lang
+            retry_until REAL NOT NULL DEFAULT 0,     -- a RetryAfter, remembered (unix time)
+            active INTEGER NOT NULL DEFAULT 1,
+            reason TEXT                              -- why it was deactivated
+        );
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL DEFAULT 0,    -- forum topic; 0 for none
+            list_name TEXT NOT NULL DEFAULT '',      -- '' for every list
+            filter TEXT NOT NULL DEFAULT '',         -- words a section or entry must hold
+            cursor INTEGER NOT NULL,                 -- the last event id fanned out
+            active INTEGER NOT NULL DEFAULT 1,
+            origin TEXT NOT NULL DEFAULT 'user' CHECK (origin IN ('user', 'config')),
+            UNIQUE (chat_id, thread_id, list_name, filter)
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL DEFAULT 0,
+            event_id INTEGER NOT NULL REFERENCES events (id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'dropped', 'parked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            error TEXT,
+            sent_at TEXT,
+            -- An addition goes to a chat (topic) once, however many subscriptions match it.
+            UNIQUE (chat_id, thread_id, event_id)
+        );
+        CREATE INDEX outbox_pending ON outbox (status, chat_id, id);
+        CREATE TABLE queries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_event_sequence, _m003_telegram]
 
 
 def apply_migrations(db: sqlite3.Connection) -> int:

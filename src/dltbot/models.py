@@ -125,3 +125,27 @@ class FeedEvent:
     entry: Entry
     commit: Commit
     updated: str  # the event's date, or that of the last edit of the entry's text since
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat (or forum topic) that wants a list's additions, optionally filtered."""
+
+    id: int
+    chat_id: int
+    thread_id: int  # 0: not a forum topic
+    list_name: str  # "": every list
+    filter: str  # "": everything; else words a heading or the entry must hold
+    origin: str  # "user" (subscribed in Telegram) or "config" (telegram.channels)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A pending outbox row: one addition for one chat (topic)."""
+
+    id: int
+    chat_id: int
+    thread_id: int
+    attempts: int
+    list: str
+    entry: Entry

@@ -1,0 +1,1 @@
+"""The Telegram bot: commands, inline mode, and delivery of new additions."""

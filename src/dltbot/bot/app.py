@@ -1,0 +1,133 @@
+"""Wiring: one Application with its handlers, rate limiter and delivery job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    filters,
+)
+
+from ..config import Config
+from ..errors import ConfigError
+from ..storage import Storage
+from ..sync import sync_all
+from . import handlers
+from .push import Sender
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "start": ("What this bot does", "机器人简介"),
+    "help": ("Every command, with examples", "所有命令及示例"),
+    "search": ("Find entries: /search words", "搜索条目：/search 关键词"),
+    "random": ("One random entry", "随机一条"),
+    "latest": ("The newest additions", "最新添加"),
+    "sections": ("Headings with entry counts", "章节与条目数"),
+    "subscribe": ("Get new additions here", "在此接收新条目"),
+    "unsubscribe": ("Stop them", "取消订阅"),
+    "subscriptions": ("What this chat follows", "本聊天的订阅"),
+    "lang": ("Reply in en or zh", "切换语言 en/zh"),
+}
+
+
+def build_application(config: Config, storage: Storage, run_sync: Callable[[], str]) -> Application:  # type: ignore[type-arg]
+    """Return the bot, wired to storage; it delivers the outbox every half second."""
+    token = config.telegram.token
+    if not token:
+        raise ConfigError("telegram.token: not set (or set TELEGRAM_BOT_TOKEN)")
+    api = config.telegram.api_base_url
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=25, overall_time_period=1, group_max_rate=20, group_time_period=60
+            )
+        )
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data.update(
+        storage=storage,
+        admins=list(config.telegram.admins),
+        sync=run_sync,
+        sender=Sender(storage, application.bot),
+    )
+    both = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
+    for name, callback in (
+        ("start", handlers.help_command),
+        ("help", handlers.help_command),
+        ("search", handlers.search_command),
+        ("random", handlers.random_command),
+        ("latest", handlers.latest_command),
+        ("sections", handlers.sections_command),
+        ("subscribe", handlers.subscribe_command),
+        ("unsubscribe", handlers.unsubscribe_command),
+        ("subscriptions", handlers.subscriptions_command),
+        ("lang", handlers.lang_command),
+        ("status", handlers.status_command),
+        ("sync", handlers.sync_command),
+    ):
+        application.add_handler(CommandHandler(name, callback, filters=both))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(InlineQueryHandler(handlers.inline_query))
+    application.add_error_handler(handlers.error_handler)
+    job_queue = application.job_queue
+    assert job_queue is not None, "install python-telegram-bot[job-queue]"
+    job_queue.run_repeating(
+        _deliver, interval=0.5, first=0.5, job_kwargs={"max_instances": 1, "coalesce": True}
+    )
+    for chat_id in config.telegram.channels:
+        # Configured channels get every addition from now on, without /subscribe.
+        storage.subscribe(chat_id, 0, "", "", origin="config")
+    return application
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    english = [BotCommand(name, texts[0]) for name, texts in COMMANDS.items()]
+    chinese = [BotCommand(name, texts[1]) for name, texts in COMMANDS.items()]
+    await application.bot.set_my_commands(english)
+    await application.bot.set_my_commands(chinese, language_code="zh")
+
+
+async def _deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
+    sender: Sender = context.bot_data["sender"]
+    await sender.run_once()
+
+
+def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:
+    """Return a function that syncs every list on its own connection (for a worker thread)."""
+
+    def run() -> str:
+        with Storage(db_path) as storage:
+            reports = sync_all(storage, config.sources(), db_path.parent / "clones")
+        return "; ".join(
+            f"{r.name}: {r.error}"
+            if r.error
+            else f"{r.name}: {r.commits} commits, "
+            + (", ".join(f"{n} {k}" for k, n in sorted(r.events.items())) or "no events")
+            for r in reports
+        )
+
+    return run
+
+
+def run_bot(config: Config, db_path: Path) -> None:
+    """Run the bot alone until interrupted."""
+    # httpx logs request URLs at INFO, and Bot API URLs hold the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with Storage(db_path) as storage:
+        application = build_application(config, storage, sync_runner(config, db_path))
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

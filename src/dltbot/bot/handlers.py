@@ -1,0 +1,404 @@
+"""Thin command handlers: parse the words, ask storage, answer from the catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ContextTypes
+
+from ..models import StoredEntry
+from ..storage import Storage
+from .text import entry_html, pick_lang, t
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def _storage(context: Context) -> Storage:
+    storage: Storage = context.bot_data["storage"]
+    return storage
+
+
+def _lang(update: Update, context: Context) -> str:
+    chat = update.effective_chat
+    user = update.effective_user
+    chosen = _storage(context).chat_lang(chat.id) if chat else None
+    return pick_lang(chosen, user.language_code if user else None)
+
+
+async def _reply(update: Update, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_html(html, reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+
+
+def _entries_html(results: list[StoredEntry], lang: str) -> str:
+    return "\n\n".join(
+        entry_html(r.entry, r.list, r.first_date, lang, description_limit=160)[0] for r in results
+    )
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Say what the bot does, with every command and an example."""
+    await _reply(update, t(_lang(update, context), "help", bot=context.bot.username))
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+def _search_page(storage: Storage, query_id: int, page: int, lang: str) -> tuple[str, Any]:
+    words = storage.query_text(query_id, "search") or ""
+    results = storage.search(words, limit=1000)
+    if not results:
+        return t(lang, "no_match", q=_esc(words)), None
+    page = max(0, min(page, (len(results) - 1) // PAGE))
+    shown = results[page * PAGE : (page + 1) * PAGE]
+    first, last = page * PAGE + 1, page * PAGE + len(shown)
+    text = t(lang, "results", q=_esc(words), first=first, last=last, total=len(results))
+    buttons = []
+    if page:
+        buttons.append(
+            InlineKeyboardButton(t(lang, "prev"), callback_data=f"s:{query_id}:{page - 1}")
+        )
+    if last < len(results):
+        buttons.append(
+            InlineKeyboardButton(t(lang, "next"), callback_data=f"s:{query_id}:{page + 1}")
+        )
+    keyboard = InlineKeyboardMarkup([buttons]) if buttons else None
+    return f"{text}\n\n{_entries_html(shown, lang)}", keyboard
+
+
+async def search_command(update: Update, context: Context) -> None:
+    """Find entries; five a page, with buttons to page."""
+    lang = _lang(update, context)
+    words = " ".join(context.args or [])
+    if not words.strip():
+        await _reply(update, t(lang, "search_usage"))
+        return
+    storage = _storage(context)
+    text, keyboard = _search_page(storage, storage.save_query("search", words), 0, lang)
+    await _reply(update, text, keyboard)
+
+
+# --- random, latest, sections ------------------------------------------------------------
+
+
+def _random_html(storage: Storage, query_id: int, lang: str) -> tuple[str, Any]:
+    section = storage.query_text(query_id, "random") or ""
+    picked = storage.random_entry(section=section or None)
+    if picked is None:
+        return t(lang, "no_entries"), None
+    button = InlineKeyboardButton(t(lang, "another"), callback_data=f"r:{query_id}")
+    return _entries_html([picked], lang), InlineKeyboardMarkup([[button]])
+
+
+async def random_command(update: Update, context: Context) -> None:
+    """One random entry, optionally under headings holding the words."""
+    storage = _storage(context)
+    query_id = storage.save_query("random", " ".join(context.args or []))
+    await _reply(update, *_random_html(storage, query_id, _lang(update, context)))
+
+
+async def latest_command(update: Update, context: Context) -> None:
+    """The newest additions (10 unless told, at most 50)."""
+    lang = _lang(update, context)
+    args = context.args or []
+    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50)):
+        await _reply(update, t(lang, "latest_usage"))
+        return
+    count = int(args[0]) if args else 10
+    events = _storage(context).feed_events(["added"], limit=count)
+    if not events:
+        await _reply(update, t(lang, "no_entries"))
+        return
+    body = "\n\n".join(
+        entry_html(e.entry, e.list, e.commit.date, lang, description_limit=120)[0] for e in events
+    )
+    for chunk in _split_html(f"{t(lang, 'latest')}\n\n{body}"):
+        await _reply(update, chunk)
+
+
+async def sections_command(update: Update, context: Context) -> None:
+    """The heading tree with entry counts; a button per section lists its entries."""
+    lang = _lang(update, context)
+    storage = _storage(context)
+    names = [state.name for state in storage.list_states()]
+    wanted = context.args[0] if context.args else None
+    if wanted is not None and wanted not in names:
+        await _reply(
+            update, t(lang, "unknown_list", list=_esc(wanted), lists=_esc(", ".join(names)))
+        )
+        return
+    rows = storage.sections(wanted)
+    if not rows:
+        await _reply(update, t(lang, "no_entries"))
+        return
+    lines: list[str] = []
+    buttons: list[list[InlineKeyboardButton]] = []
+    current = None
+    for list_name, section, count in rows:
+        if list_name != current:
+            lines.append(t(lang, "sections", list=f"<b>{_esc(list_name)}</b>"))
+            current = list_name
+        depth = max(0, len(section) - 1)
+        label = section[-1] if section else "—"
+        lines.append(f"{'  ' * depth}• {_esc(label)} ({count})")
+        if len(buttons) < 30:
+            query_id = storage.save_query("section", json.dumps([list_name, list(section)]))
+            buttons.append(
+                [InlineKeyboardButton(f"{label} ({count})"[:60], callback_data=f"c:{query_id}")]
+            )
+    chunks = _split_html("\n".join(lines))
+    for number, chunk in enumerate(chunks):
+        keyboard = InlineKeyboardMarkup(buttons) if number == len(chunks) - 1 and buttons else None
+        await _reply(update, chunk, keyboard)
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+
+async def button(update: Update, context: Context) -> None:
+    """Paging, another random entry, or a section's entries."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    lang = _lang(update, context)
+    storage = _storage(context)
+    kind, _, rest = query.data.partition(":")
+    await query.answer()
+    if kind == "s":
+        query_id, _, page = rest.partition(":")
+        text, keyboard = _search_page(storage, int(query_id), int(page or 0), lang)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                      link_preview_options=NO_PREVIEW)  # fmt: skip
+    elif kind == "r":
+        text, keyboard = _random_html(storage, int(rest), lang)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                      link_preview_options=NO_PREVIEW)  # fmt: skip
+    elif kind == "c":
+        kept = storage.query_text(int(rest), "section")
+        if kept is None:
+            return
+        list_name, section = json.loads(kept)
+        entries = storage.entries_in_section(list_name, tuple(section), limit=20)
+        text = f"<b>{_esc(' › '.join(section))}</b>\n\n{_entries_html(entries, lang)}"
+        if query.message is not None:
+            for chunk in _split_html(text):
+                await context.bot.send_message(
+                    query.message.chat.id, chunk, parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                )  # fmt: skip
+
+
+# --- subscriptions -----------------------------------------------------------------------
+
+
+async def _may_change(update: Update, context: Context) -> bool:
+    """Anyone in a private chat or channel; only admins in a group."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+        return True
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in ("administrator", "creator")
+
+
+def _target(context: Context) -> tuple[str, str]:
+    """Split the words of /subscribe into a list name (if the first word is one) and a filter."""
+    args = list(context.args or [])
+    names = {state.name for state in _storage(context).list_states()}
+    list_name = args.pop(0) if args and args[0] in names else ""
+    return list_name, " ".join(args)
+
+
+def _describe(lang: str, list_name: str, words: str) -> str:
+    what = _esc(list_name) if list_name else t(lang, "all_lists")
+    return t(lang, "filtered", list=what, words=_esc(words)) if words else what
+
+
+def _thread(update: Update) -> int:
+    message = update.effective_message
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return 0
+
+
+async def subscribe_command(update: Update, context: Context) -> None:
+    """Post new additions (of a list, matching words) to this chat or topic."""
+    lang = _lang(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not await _may_change(update, context):
+        await _reply(update, t(lang, "admins_only"))
+        return
+    list_name, words = _target(context)
+    new = _storage(context).subscribe(chat.id, _thread(update), list_name, words)
+    await _reply(
+        update, t(lang, "subscribed" if new else "already", what=_describe(lang, list_name, words))
+    )
+
+
+async def unsubscribe_command(update: Update, context: Context) -> None:
+    """Stop the chat's subscriptions: all, or the one named."""
+    lang = _lang(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not await _may_change(update, context):
+        await _reply(update, t(lang, "admins_only"))
+        return
+    list_name, words = _target(context) if context.args else (None, None)
+    count = _storage(context).unsubscribe(chat.id, _thread(update), list_name, words)
+    await _reply(update, t(lang, "unsubscribed", n=count) if count else t(lang, "not_subscribed"))
+
+
+async def subscriptions_command(update: Update, context: Context) -> None:
+    """What this chat follows."""
+    lang = _lang(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    subs = _storage(context).subscriptions(chat.id)
+    if not subs:
+        await _reply(update, t(lang, "no_subscriptions"))
+        return
+    lines = [t(lang, "subscriptions")]
+    lines += [f"• {_describe(lang, s.list_name, s.filter)}" for s in subs]
+    await _reply(update, "\n".join(lines))
+
+
+async def lang_command(update: Update, context: Context) -> None:
+    """Choose the reply language of this chat."""
+    args = context.args or []
+    chat = update.effective_chat
+    if len(args) != 1 or args[0] not in ("en", "zh") or chat is None:
+        await _reply(update, t(_lang(update, context), "lang_usage"))
+        return
+    _storage(context).set_chat_lang(chat.id, args[0])
+    await _reply(update, t(args[0], "lang_set"))
+
+
+# --- admins ------------------------------------------------------------------------------
+
+
+def _is_admin(update: Update, context: Context) -> bool:
+    user = update.effective_user
+    admins: list[int] = context.bot_data["admins"]
+    return user is not None and user.id in admins
+
+
+async def status_command(update: Update, context: Context) -> None:
+    """Per list: last sync, head, entries, last error; the outbox backlog. Admins only."""
+    lang = _lang(update, context)
+    if not _is_admin(update, context):
+        await _reply(update, t(lang, "refused"))
+        return
+    storage = _storage(context)
+    lines = [
+        t(
+            lang,
+            "status_line",
+            list=_esc(s.name),
+            status=s.status,
+            entries=storage.entry_count(s.id),
+            head=(s.head or "-")[:12],
+            sync=s.last_sync_at or "-",
+            error=f" ({_esc(s.last_error)})" if s.last_error else "",
+        )
+        for s in storage.list_states()
+    ]
+    counts = storage.outbox_counts()
+    lines.append(
+        t(lang, "outbox", **{k: counts.get(k, 0) for k in ("pending", "sent", "parked", "dropped")})
+    )
+    await _reply(update, "\n".join(lines))
+
+
+async def sync_command(update: Update, context: Context) -> None:
+    """Sync every list now (in a worker thread), then push. Admins only."""
+    lang = _lang(update, context)
+    if not _is_admin(update, context):
+        await _reply(update, t(lang, "refused"))
+        return
+    await _reply(update, t(lang, "sync_started"))
+    run_sync: Callable[[], str] = context.bot_data["sync"]
+    summary = await asyncio.to_thread(run_sync)
+    await _reply(update, t(lang, "sync_done", summary=_esc(summary)))
+
+
+# --- inline mode and errors --------------------------------------------------------------
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    """`@bot words`: up to 50 articles a page, paged with next_offset."""
+    query = update.inline_query
+    if query is None:
+        return
+    words = query.query.strip()
+    offset = int(query.offset) if query.offset.isdigit() else 0
+    results = _storage(context).search(words, limit=51, offset=offset) if words else []
+    lang = pick_lang(None, query.from_user.language_code)
+    articles = [
+        InlineQueryResultArticle(
+            id=hashlib.sha1(f"{r.list}:{r.entry.identity}".encode()).hexdigest()[:32],
+            title=r.entry.title[:200] or r.entry.url,
+            description=(" › ".join(r.entry.section) + " — " + r.entry.description)[:200],
+            url=r.entry.url if r.entry.url.startswith(("http://", "https://")) else None,
+            input_message_content=InputTextMessageContent(
+                entry_html(r.entry, r.list, r.first_date, lang)[0],
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            ),
+        )
+        for r in results[:50]
+    ]
+    next_offset = str(offset + 50) if len(results) > 50 else ""
+    await query.answer(articles, next_offset=next_offset, cache_time=60)
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Log every handler error with its traceback (never the token)."""
+    log.error(
+        "update %s raised an error", getattr(update, "update_id", "?"), exc_info=context.error
+    )
+
+
+def _esc(text: str) -> str:
+    from html import escape
+
+    return escape(text, quote=False)
+
+
+def _split_html(text: str, limit: int = 3900) -> list[str]:
+    """Split a long HTML reply between lines (never inside a tag: each line is balanced)."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        if current and len(current) + len(line) + 1 > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks

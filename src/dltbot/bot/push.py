@@ -1,0 +1,116 @@
+"""Delivery: new additions → the outbox → Telegram, never lost, doubled or throttled.
+
+fan_out() (in storage) puts each new addition into the outbox once per chat. The Sender then
+sends each chat its pending rows, several per message, and marks them sent only once Telegram
+answered ok. Limits: one message a second to a private chat, one every three seconds to a group
+or channel (Telegram's 20 a minute), and the overall rate set on the rate limiter (25/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from ..models import Delivery
+from ..storage import Storage
+from .text import batch_messages, entry_html, t
+
+log = logging.getLogger(__name__)
+
+PRIVATE_INTERVAL = 1.05  # seconds between messages to one private chat
+GROUP_INTERVAL = 3.05  # groups and channels: at most 20 a minute
+PARK_AFTER = 6  # attempts before a row is parked with its error
+MAX_BACKOFF = 300.0
+
+
+class Sender:
+    """Send pending outbox rows, one message per chat at a time, all chats concurrently."""
+
+    def __init__(self, storage: Storage, bot: Bot, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.clock = clock
+        self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
+        self.lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Fan out new additions, then send one message to each chat that may have one now."""
+        async with self.lock:  # one round at a time, whoever calls
+            self.storage.fan_out()
+            now = self.clock()
+            chats: dict[tuple[int, int], list[Delivery]] = {}
+            for row in self.storage.pending_deliveries(now):
+                if self.next_ok.get(row.chat_id, 0.0) <= now:
+                    chats.setdefault((row.chat_id, row.thread_id), []).append(row)
+            ready: dict[int, tuple[int, list[Delivery]]] = {}
+            for (chat_id, thread_id), rows in chats.items():
+                ready.setdefault(chat_id, (thread_id, rows))  # one topic per chat per round
+            results = await asyncio.gather(
+                *(self._deliver(chat_id, thread, rows) for chat_id, (thread, rows) in ready.items())
+            )
+            return sum(results)
+
+    async def _deliver(self, chat_id: int, thread_id: int, rows: list[Delivery]) -> int:
+        lang = self.storage.chat_lang(chat_id) or "en"
+        lists = {row.list for row in rows}
+        header_text = t(lang, "new_in", list=rows[0].list) if len(lists) == 1 else ""
+        header = (f"<b>{header_text}</b>" if header_text else "", header_text)
+        items = [
+            entry_html(row.entry, None if len(lists) == 1 else row.list, lang=lang) for row in rows
+        ]
+        indexes = batch_messages(header, items)[0]
+        batch = [rows[i] for i in indexes]
+        html = "\n\n".join(([header[0]] if header[0] else []) + [items[i][0] for i in indexes])
+        ids = [row.id for row in batch]
+        self.next_ok[chat_id] = self.clock() + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
+        try:
+            await self.bot.send_message(
+                chat_id,
+                html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                message_thread_id=thread_id or None,
+            )
+        except RetryAfter as error:
+            wait = _seconds(error.retry_after)
+            log.warning("chat %s: Telegram asks to wait %.0fs", chat_id, wait)
+            self.storage.retry_chat_after(chat_id, self.clock() + wait)
+            self.next_ok[chat_id] = self.clock() + wait
+            return 0
+        except Forbidden as error:
+            log.warning("chat %s: deactivated: %s", chat_id, error.message)
+            self.storage.deactivate_chat(chat_id, error.message)
+            return 0
+        except ChatMigrated as error:
+            log.info("chat %s: migrated to %s", chat_id, error.new_chat_id)
+            self.storage.migrate_chat(chat_id, error.new_chat_id)
+            self.next_ok.pop(error.new_chat_id, None)
+            return 0
+        except NetworkError as error:
+            # Telegram unreachable or slow: retry with backoff, never park (nothing is lost).
+            attempts = batch[0].attempts
+            delay = min(MAX_BACKOFF, 2.0 ** min(attempts, 10))
+            log.warning("chat %s: %s; retrying in %.0fs", chat_id, error.message, delay)
+            self.storage.mark_failed(ids, error.message, self.clock() + delay, park_after=1 << 30)
+            return 0
+        except TelegramError as error:
+            attempts = batch[0].attempts + 1
+            delay = min(MAX_BACKOFF, 2.0**attempts)
+            log.warning("chat %s: %s (attempt %d)", chat_id, error.message, attempts)
+            self.storage.mark_failed(ids, error.message, self.clock() + delay, PARK_AFTER)
+            return 0
+        self.storage.mark_sent(ids, datetime.now(UTC).isoformat(timespec="seconds"))
+        return 1
+
+
+def _seconds(value: object) -> float:
+    """Read RetryAfter.retry_after (an int, or a timedelta in newer versions)."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
