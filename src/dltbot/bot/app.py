@@ -124,10 +124,17 @@ def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:
     return run
 
 
-def run_bot(config: Config, db_path: Path) -> None:
-    """Run the bot alone until interrupted."""
+def quiet_loggers() -> None:
+    """Silence what would leak the token or repeat what dltbot logs itself."""
     # httpx logs request URLs at INFO, and Bot API URLs hold the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The rate limiter logs every RetryAfter as an error; the sender handles and logs them.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+
+
+def run_bot(config: Config, db_path: Path) -> None:
+    """Run the bot alone until interrupted."""
+    quiet_loggers()
     with Storage(db_path) as storage:
         application = build_application(config, storage, sync_runner(config, db_path))
         application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -18,10 +19,12 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
 from ..models import StoredEntry
 from ..storage import Storage
+from .push import retry_seconds
 from .text import entry_html, pick_lang, t
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,25 @@ def _lang(update: Update, context: Context) -> str:
 async def _reply(update: Update, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
     message = update.effective_message
     if message is not None:
-        await message.reply_html(html, reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+        thread = message.message_thread_id if message.is_topic_message else None
+        await _send(message.get_bot(), message.chat.id, html, keyboard, thread)
+
+
+async def _send(
+    bot: Bot, chat_id: int, html: str, keyboard: Any = None, thread_id: int | None = None
+) -> None:
+    """Send an HTML reply; wait once if Telegram asks (a user typing fast in one chat)."""
+    for attempt in (1, 2):
+        try:
+            await bot.send_message(
+                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                link_preview_options=NO_PREVIEW, message_thread_id=thread_id,
+            )  # fmt: skip
+            return
+        except RetryAfter as error:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(retry_seconds(error))
 
 
 def _entries_html(results: list[StoredEntry], lang: str) -> str:
@@ -201,10 +222,7 @@ async def button(update: Update, context: Context) -> None:
         text = f"<b>{_esc(' › '.join(section))}</b>\n\n{_entries_html(entries, lang)}"
         if query.message is not None:
             for chunk in _split_html(text):
-                await context.bot.send_message(
-                    query.message.chat.id, chunk, parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                )  # fmt: skip
+                await _send(context.bot, query.message.chat.id, chunk)
 
 
 # --- subscriptions -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PRIVATE_INTERVAL = 1.05  # seconds between messages to one private chat
 GROUP_INTERVAL = 3.05  # groups and channels: at most 20 a minute
+OVERALL_RATE = 25.0  # messages a second, all chats together (Telegram allows about 30)
 PARK_AFTER = 6  # attempts before a row is parked with its error
 MAX_BACKOFF = 300.0
 
@@ -38,6 +39,7 @@ class Sender:
         self.bot = bot
         self.clock = clock
         self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
+        self.next_slot = 0.0  # earliest time of the next message to any chat
         self.lock = asyncio.Lock()
 
     async def run_once(self) -> int:
@@ -69,6 +71,13 @@ class Sender:
         batch = [rows[i] for i in indexes]
         html = "\n\n".join(([header[0]] if header[0] else []) + [items[i][0] for i in indexes])
         ids = [row.id for row in batch]
+        # Evenly spaced sends keep every one-second window under the overall rate (a bucket
+        # would allow a burst on top of the steady rate).
+        now = self.clock()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + 1.0 / OVERALL_RATE
+        if slot > now:
+            await asyncio.sleep(slot - now)
         self.next_ok[chat_id] = self.clock() + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
         try:
             await self.bot.send_message(
@@ -79,7 +88,7 @@ class Sender:
                 message_thread_id=thread_id or None,
             )
         except RetryAfter as error:
-            wait = _seconds(error.retry_after)
+            wait = retry_seconds(error)
             log.warning("chat %s: Telegram asks to wait %.0fs", chat_id, wait)
             self.storage.retry_chat_after(chat_id, self.clock() + wait)
             self.next_ok[chat_id] = self.clock() + wait
@@ -110,7 +119,8 @@ class Sender:
         return 1
 
 
-def _seconds(value: object) -> float:
-    """Read RetryAfter.retry_after (an int, or a timedelta in newer versions)."""
+def retry_seconds(error: RetryAfter) -> float:
+    """Read RetryAfter.retry_after (a timedelta with PTB_TIMEDELTA, else a number)."""
+    value = error.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

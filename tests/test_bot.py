@@ -1,0 +1,320 @@
+"""The Telegram bot end to end: the real Application, polling the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import signal
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import GitRepo
+from fakebot import TOKEN, FakeTelegram, Sent, parse_html
+
+from dltbot.bot.app import build_application, quiet_loggers, sync_runner
+from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, batch_messages, entry_html
+from dltbot.config import Config, parse_config
+from dltbot.models import Entry, ListSource
+from dltbot.storage import Storage
+from dltbot.sync import sync_list
+
+ADMIN = 7
+
+
+def readme(count: int, prefix: str = "E") -> str:
+    lines = ["# Awesome\n\n## 泛化 Generalization\n\n"]
+    lines += [
+        f"- [{prefix}{i} entry](https://e.org/{prefix}/{i}) about entry {i}\n" for i in range(count)
+    ]
+    return "".join(lines)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+def make_config(fake: FakeTelegram, db: Path) -> Config:
+    return parse_config({
+        "storage": {"path": str(db)},
+        "lists": [{"name": "dlt", "repo": "unused"}],
+        "telegram": {"token": TOKEN, "api_base_url": fake.base_url, "admins": [ADMIN]},
+    })  # fmt: skip
+
+
+def run_app(config: Config, db: Path, scenario: Callable[[], None]) -> None:
+    """Run the real Application (polling) while scenario() drives the fake from a thread."""
+
+    quiet_loggers()
+
+    async def main() -> None:
+        with Storage(db) as storage:
+            application = build_application(config, storage, sync_runner(config, db))
+            async with application:
+                if application.post_init:  # as run_polling() does
+                    await application.post_init(application)
+                await application.start()
+                assert application.updater is not None
+                await application.updater.start_polling(poll_interval=0.0, timeout=1)
+                try:
+                    await asyncio.to_thread(scenario)
+                finally:
+                    await application.updater.stop()
+                    await application.stop()
+
+    asyncio.run(main())
+
+
+def sync(storage: Storage, repo: GitRepo, tmp_path: Path) -> None:
+    report = sync_list(storage, ListSource("dlt", str(repo.path)), tmp_path / "clones")
+    assert report.error is None, report.error
+
+
+def test_catalogue_has_every_string_in_every_language() -> None:
+    for key, texts in CATALOGUE.items():
+        assert set(texts) == set(LANGS), key
+        fields = {
+            lang: sorted(f for _, f, _, _ in string.Formatter().parse(text) if f)
+            for lang, text in texts.items()
+        }
+        assert fields["en"] == fields["zh"], key
+        for text in texts.values():
+            parse_html(text.replace("{bot}", "x"))  # valid Telegram HTML in every language
+
+
+def test_batches_split_between_entries_under_the_limit() -> None:
+    entries = [
+        Entry(f"e.org/{i}", f"https://e.org/{i}", f"Title {i} 泛化", "d" * 300, ("S",))
+        for i in range(40)
+    ]
+    items = [entry_html(e) for e in entries]
+    batches = batch_messages(("<b>New</b>", "New"), items)
+    assert [i for batch in batches for i in batch] == list(range(40))
+    for batch in batches:
+        html = "\n\n".join(["<b>New</b>"] + [items[i][0] for i in batch])
+        assert len(parse_html(html).encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+
+
+def last_to(fake: FakeTelegram, chat_id: int, count: int) -> Callable[[], Sent | None]:
+    """Return a predicate: the newest message to chat_id once it received `count` messages."""
+
+    def check() -> Sent | None:
+        mine = [s for s in fake.sent if s.chat_id == chat_id]
+        return mine[-1] if len(mine) >= count else None
+
+    return check
+
+
+def test_commands_buttons_and_inline_mode(
+    fake: FakeTelegram, repo: GitRepo, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": readme(60)}, "sixty entries")
+    db = tmp_path / "db.sqlite3"
+    with Storage(db) as storage:
+        sync(storage, repo, tmp_path)
+    fake.admins[-2001] = {ADMIN}
+    config = make_config(fake, db)
+
+    def scenario() -> None:
+        chat = 1001
+        n = 0
+
+        def ask(text: str, **kwargs: object) -> Sent:
+            nonlocal n
+            fake.message(text, **kwargs)  # type: ignore[arg-type]
+            target = int(kwargs.get("chat_id", chat))  # type: ignore[call-overload]
+            n_before = len([s for s in fake.sent if s.chat_id == target])
+            return fake.wait_for(last_to(fake, target, n_before + 1))
+
+        help_zh = ask("/start", language="zh")
+        assert help_zh.text.startswith("我关注精选阅读列表") and "@dlt_test_bot" in help_zh.text
+        assert ask("/search").text == "Usage: /search words, e.g. /search generalization"
+        results = ask("/search entry")
+        assert results.text.startswith("Results for “entry” (1–5 of 60):")
+        assert results.text.count("• ") == 5
+        [[button]] = results.reply_markup["inline_keyboard"]
+        assert button["text"] == "More »" and len(button["callback_data"].encode()) <= 64
+        fake.callback(button["callback_data"], results)
+        page2 = fake.wait_for(
+            lambda: [s for s in fake.sent if s.text.startswith("Results for “entry” (6–10 of 60)")]
+        )
+        assert [b["text"] for b in page2[0].reply_markup["inline_keyboard"][0]] == [
+            "« Back",
+            "More »",
+        ]
+        assert fake.wait_for(lambda: fake.calls_of("answerCallbackQuery"))
+        assert ask("/search zzzz").text == "Nothing matches “zzzz”. Try /sections to browse."
+        picked = ask("/random 泛化")
+        assert (
+            picked.text.startswith("• E")
+            and picked.reply_markup["inline_keyboard"][0][0]["text"] == "Another one"
+        )
+        latest = ask("/latest 2")
+        assert latest.text.count("• ") == 2 and latest.text.startswith("The newest additions:")
+        assert ask("/latest 99").text == "Usage: /latest [n] with n from 1 to 50"
+        sections = ask("/sections")
+        assert sections.text == "Sections of dlt:\n• 泛化 Generalization (60)"
+        fake.callback(sections.reply_markup["inline_keyboard"][0][0]["callback_data"], sections)
+        listed = fake.wait_for(
+            lambda: [s for s in fake.sent if s.text.startswith("泛化 Generalization\n\n• E0 entry")]
+        )
+        assert listed[0].text.count("• ") == 20
+        assert (
+            ask("/subscribe dlt 泛化").text
+            == "Subscribed: new additions to dlt matching “泛化” will be posted here."
+        )
+        assert ask("/subscribe dlt 泛化").text == "Already subscribed to dlt matching “泛化”."
+        assert ask("/subscriptions").text == "This chat follows:\n• dlt matching “泛化”"
+        assert ask("/unsubscribe").text == "Unsubscribed (1)."
+        group = {"chat_id": -2001, "chat_type": "supergroup"}
+        assert (
+            ask("/subscribe", user_id=55, **group).text
+            == "Only this group's admins can change its subscriptions."
+        )
+        assert (
+            ask("/subscribe", user_id=ADMIN, **group).text
+            == "Subscribed: new additions to every list will be posted here."
+        )
+        assert ask("/lang zh").text == "我将在这里用中文回复。"
+        assert ask("/help", language="en").text.startswith("我关注精选阅读列表")
+        assert ask("/lang en").text == "I will reply in English here."
+        assert ask("/sync").text == "Sorry, only the bot's admins can do that."
+        status = ask("/status", user_id=ADMIN, chat_id=ADMIN)
+        assert status.text.startswith("dlt: ok, 60 entries, head ")
+        assert status.text.endswith("Outbox: 0 pending, 0 sent, 0 parked, 0 dropped")
+        fake.inline("entry")
+        first = fake.wait_for(lambda: fake.calls_of("answerInlineQuery"))[0]
+        assert (
+            first.params["next_offset"] == "50"
+            and first.params["results"].count('"type": "article"') == 50
+        )
+        fake.inline("entry", offset="50")
+        second = fake.wait_for(lambda: fake.calls_of("answerInlineQuery")[1:])[0]
+        assert (
+            second.params.get("next_offset", "") == ""
+            and second.params["results"].count('"type": "article"') == 10
+        )
+
+    run_app(config, db, scenario)
+    assert [c.params.get("language_code", "") for c in fake.calls_of("setMyCommands")] == ["", "zh"]
+    # Replies came fast in one chat: 429s happened and were waited out (every answer arrived).
+    assert {(c.method, c.status) for c in fake.calls if c.status != 200} <= {("sendMessage", 429)}
+
+
+def delivered(fake: FakeTelegram) -> dict[int, list[str]]:
+    """Return, per chat, the entry URLs of every accepted message, in order."""
+    out: dict[int, list[str]] = {}
+    for sent in fake.sent:
+        out.setdefault(sent.chat_id, []).extend(re.findall(r'href="([^"]+)"', sent.html))
+    return out
+
+
+def prepare_push(
+    fake: FakeTelegram, repo: GitRepo, tmp_path: Path
+) -> tuple[Path, list[int], list[str]]:
+    """A backfilled list, 50 subscribed chats (one blocked, one migrating), 300 new additions."""
+    repo.commit({"README.md": readme(5, "Old")}, "history")
+    db = tmp_path / "db.sqlite3"
+    private = list(range(2001, 2041))
+    groups = list(range(-3001, -3011, -1))
+    with Storage(db) as storage:
+        sync(storage, repo, tmp_path)
+        for chat in private + groups:
+            storage.subscribe(chat, 0, "", "")
+        repo.commit({"README.md": readme(5, "Old") + readme(300).split("\n\n", 2)[2]}, "300 new")
+        sync(storage, repo, tmp_path)
+    fake.blocked.add(2005)
+    fake.migrated[-3003] = -1003003
+    urls = [f"https://e.org/E/{i}" for i in range(300)]
+    return db, private + groups, urls
+
+
+def pending(db: Path) -> int:
+    with Storage(db) as storage:
+        return storage.outbox_counts().get("pending", 0)
+
+
+def check_exactly_once(fake: FakeTelegram, chats: list[int], urls: list[str]) -> None:
+    got = delivered(fake)
+    expected = {chat: urls for chat in chats if chat not in (2005, -3003)}
+    expected[-1003003] = urls
+    assert {chat: got.get(chat, []) for chat in expected} == expected
+    assert set(got) == set(expected)  # nothing to the blocked or the old group id
+    errors = [
+        (c.method, c.status, c.params.get("chat_id"))
+        for c in fake.calls
+        if c.status not in (200, 499)
+    ]
+    assert sorted(errors) == [("sendMessage", 400, "-3003"), ("sendMessage", 403, "2005")]
+    for chat in expected:  # Telegram's limits, as recorded by the fake
+        times = [s.at for s in fake.sent if s.chat_id == chat]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(gap >= (1.0 if chat > 0 else 2.9) for gap in gaps), (chat, gaps)
+    stamps = sorted(s.at for s in fake.sent)
+    assert max(sum(1 for t in stamps if start <= t < start + 1.0) for start in stamps) <= 30
+
+
+def test_push_300_additions_to_50_chats_exactly_once(
+    fake: FakeTelegram, repo: GitRepo, tmp_path: Path
+) -> None:
+    db, chats, urls = prepare_push(fake, repo, tmp_path)
+    started = time.monotonic()
+    run_app(
+        make_config(fake, db),
+        db,
+        lambda: fake.wait_for(lambda: pending(db) == 0 and fake.sent, timeout=90),
+    )
+    check_exactly_once(fake, chats, urls)
+    assert all(
+        "Old" not in url for urls_ in delivered(fake).values() for url in urls_
+    )  # history is not news
+    with Storage(db) as storage:
+        assert storage.outbox_counts() == {"sent": 300 * 48 + 300, "dropped": 300}
+        assert {s.chat_id for s in storage.subscriptions()} == set(chats) - {2005, -3003} | {
+            -1003003
+        }
+    assert time.monotonic() - started < 90
+
+
+def test_push_resumes_after_the_bot_is_killed(
+    fake: FakeTelegram, repo: GitRepo, tmp_path: Path
+) -> None:
+    db, chats, urls = prepare_push(fake, repo, tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage:\n  path: {db}\nlists:\n  - name: dlt\n    repo: unused\n"
+        f"telegram:\n  token: '{TOKEN}'\n  api_base_url: {fake.base_url}\n",
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "dltbot.cli", "bot", "--config", str(config)]
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": ""}
+    first = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    fake.wait_for(lambda: len(fake.sent) >= 40, timeout=60)
+    fake.hold = True  # new sends wait; those already answered get stored by the bot
+    time.sleep(1.0)
+    first.send_signal(signal.SIGKILL)
+    _, log = first.communicate(timeout=10)
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    assert 0 < pending(db) < 300 * 50
+    fake.hold = False
+    second = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        fake.wait_for(lambda: pending(db) == 0, timeout=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, log = second.communicate(timeout=20)
+    assert TOKEN.split(":")[1] not in log
+    check_exactly_once(fake, chats, urls)
