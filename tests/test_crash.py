@@ -75,7 +75,7 @@ def test_killed_backfill_resumes_to_the_same_events(tmp_path: Path) -> None:
 
     db = tmp_path / "killed.sqlite3"
     kills = []
-    for threshold in (5, 60, 150, 260, 380):
+    for threshold in range(5, total, 20):  # 20 kills at random moments of the backfill
         process = sync(repo, db)
         deadline = time.monotonic() + 120
         while processed(db) < threshold and process.poll() is None:
@@ -86,7 +86,7 @@ def test_killed_backfill_resumes_to_the_same_events(tmp_path: Path) -> None:
             process.wait()
             kills.append(processed(db))
     # The kills landed mid-backfill (not after it ended), and each resumed further on.
-    assert len(kills) >= 3 and all(0 < k < total for k in kills), kills
+    assert len(kills) >= 15 and all(0 < k < total for k in kills), kills
     assert sync(repo, db).wait(timeout=300) == 0
     assert processed(db) == total
     assert events(db) == expected

@@ -30,11 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose, args.log_format)
     try:
         code: int = args.func(args)
         return code
@@ -48,6 +44,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(verbose: bool, form: str) -> None:
+    """Log to stderr, as text or JSON; httpx never logs (its URLs carry the bot token)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -57,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dltbot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -66,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     def add_db(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--config", metavar="FILE", help="YAML config (its storage.path)")
         sub.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
+
+    run = command("run", "Run the service: scheduled syncs, the web server and the bot.")
+    run.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
+    run.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
+    run.set_defaults(func=cmd_run)
+
+    health = command("healthcheck", "Exit 0 if the service's /healthz answers 200, else 1.")
+    health.add_argument("--config", metavar="FILE", help="YAML config (its web.listen)")
+    health.add_argument("--url", help="health URL (default: http://<web.listen>/healthz)")
+    health.set_defaults(func=cmd_healthcheck)
 
     sync = command("sync", "Fetch each list and record the events of its new commits.")
     add_db(sync)
@@ -320,6 +356,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the service until SIGTERM or Ctrl-C."""
+    from .service import run_service
+
+    config = load_config(args.config)
+    db = Path(args.db) if args.db else config.database_path()
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        probe = db.parent / ".dltbot-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise DltbotError(f"storage.path: {db.parent} is not writable: {error.strerror}") from None
+    run_service(config, db)
+    return 0
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Ask /healthz; exit 0 on 200."""
+    import urllib.error
+    import urllib.request
+
+    config = load_config(args.config)
+    host, port = config.web.host_port()
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = args.url or f"http://{host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, OSError) as error:
+        print(f"dltbot: healthcheck: {url}: {getattr(error, 'reason', error)}", file=sys.stderr)
+        return 1
+    print(f"dltbot: healthcheck: {url}: HTTP {status}")
+    return 0 if status == 200 else 1
+
+
 def cmd_bot(args: argparse.Namespace) -> int:
     """Run the Telegram bot until interrupted."""
     from .bot.app import run_bot  # python-telegram-bot loads only for this command
@@ -354,6 +428,17 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
 
 def _print_json(data: dict[str, Any]) -> None:
     print(json.dumps(data, ensure_ascii=False))
+
+
+CONTAINER_CONFIG = Path("/data/config.yaml")
+
+
+def container_main() -> int:
+    """The image's entrypoint: `dltbot run`, with /data/config.yaml when it exists."""
+    args = sys.argv[1:] or ["run"]
+    if args[0] in ("run", "healthcheck") and CONTAINER_CONFIG.exists() and "--config" not in args:
+        args = [args[0], "--config", str(CONTAINER_CONFIG), *args[1:]]
+    return main(args)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,7 @@ class TelegramConfig(_Strict):
     """The Telegram bot; off while no token is set."""
 
     token: str | None = None  # default: $TELEGRAM_BOT_TOKEN
+    token_file: Path | None = None  # a file holding the token (a Docker secret)
     admins: list[int] = Field(default_factory=list)  # user ids allowed /status and /sync
     channels: list[int] = Field(default_factory=list)  # chat ids that get every addition
     api_base_url: str = "https://api.telegram.org"  # a self-hosted Bot API server
@@ -215,6 +216,33 @@ class Config(_Strict):
         return [item.source() for item in self.lists]
 
 
+# Environment overrides, applied over the file: variable → key path.
+ENV_OVERRIDES = {
+    "DLTBOT_DB": ("storage", "path"),
+    "DLTBOT_LISTEN": ("web", "listen"),
+    "DLTBOT_BASE_URL": ("feed", "base_url"),
+    "DLTBOT_TELEGRAM_API": ("telegram", "api_base_url"),
+}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _interpolate(value: Any, key: str) -> Any:
+    """Replace ${VAR} in every string of the settings with the environment's value."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            if match[1] not in os.environ:
+                raise ConfigError(f"{key}: environment variable {match[1]} is not set")
+            return os.environ[match[1]]
+
+        return _VAR.sub(replace, value)
+    return value
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a config file; None gives the embedded default."""
     if path is None:
@@ -236,6 +264,10 @@ def load_config(path: str | Path | None) -> Config:
 
 def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
     """Validate settings already read; errors read `lists[1].interval: must be at least 1m`."""
+    raw = _interpolate(raw, "")
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if os.environ.get(variable) and isinstance(raw.get(section, {}), dict):
+            raw = {**raw, section: {**raw.get(section, {}), key: os.environ[variable]}}
     telegram = raw.get("telegram")
     env_token = os.environ.get("TELEGRAM_BOT_TOKEN")
     if env_token and (telegram is None or isinstance(telegram, dict)):
@@ -245,6 +277,22 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
     except ValidationError as error:
         raise ConfigError("\n".join(_describe(item) for item in error.errors())) from None
     base = Path(origin).parent if origin != "config" else Path(".")
+    token_file = config.telegram.token_file
+    if token_file is not None and not config.telegram.token:
+        try:
+            token = (base / token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"telegram.token_file: cannot read {token_file}: {error.strerror}"
+            ) from None
+        try:
+            telegram_config = TelegramConfig.model_validate(
+                {**config.telegram.model_dump(), "token": token}
+            )
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"telegram.token_file: {problem}") from None
+        config = config.model_copy(update={"telegram": telegram_config})
     if config.storage.path is not None and not config.storage.path.is_absolute():
         # A relative database path is relative to the config file, not to where we run.
         storage = StorageConfig(path=base / config.storage.path)

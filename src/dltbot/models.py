@@ -70,6 +70,7 @@ class SyncReport:
     head: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    stopped: bool = False  # asked to stop between commits; the next sync resumes
 
 
 @dataclass(frozen=True, slots=True)

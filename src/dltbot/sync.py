@@ -60,8 +60,12 @@ def sync_list(
     clones: Path,
     progress: Progress | None = None,
     parsers: dict[str, ListParser] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SyncReport:
     """Fetch one list's repository and record the events of every new commit.
+
+    `should_stop` is asked between commits: a shutting-down service lets the current commit's
+    transaction finish and resumes from there next time.
 
     A long-running caller passes `parsers` (kept between syncs): a list's parser then
     still holds the last version's chunks, and an incremental sync parses only what changed.
@@ -103,6 +107,9 @@ def sync_list(
         else:
             versions = gitsource.list_versions(repository, path, head, since=state.head)
             for done, version in enumerate(versions, start=1):
+                if should_stop is not None and should_stop():
+                    report.stopped = True
+                    break
                 # Read one blob at a time: a backfill's versions together are gigabytes.
                 blob = version.blob
                 walker.process(
@@ -110,10 +117,11 @@ def sync_list(
                 )
                 if progress:
                     progress(done, len(versions))
-        walker.finish()
-        storage.mark_synced(state.id, head, now_iso(), backfilled=True)
-        parser.synced_to = head
-        report.head = head
+        if not report.stopped:
+            walker.finish()
+            storage.mark_synced(state.id, head, now_iso(), backfilled=True)
+            parser.synced_to = head
+            report.head = head
     except (DltbotError, OSError) as error:
         if parsers is not None:
             parsers.pop(source.name, None)

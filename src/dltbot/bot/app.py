@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -26,6 +27,8 @@ from .push import Sender
 
 log = logging.getLogger(__name__)
 
+BotApp = Application[Any, Any, Any, Any, Any, Any]
+
 COMMANDS = {
     "start": ("What this bot does", "机器人简介"),
     "help": ("Every command, with examples", "所有命令及示例"),
@@ -40,8 +43,13 @@ COMMANDS = {
 }
 
 
-def build_application(config: Config, storage: Storage, run_sync: Callable[[], str]) -> Application:  # type: ignore[type-arg]
-    """Return the bot, wired to storage; it delivers the outbox every half second."""
+def build_application(
+    config: Config, storage: Storage, run_sync: Callable[[], str], schedule_delivery: bool = True
+) -> BotApp:
+    """Return the bot, wired to storage; it delivers the outbox every half second.
+
+    `dltbot run` schedules delivery on its own scheduler (schedule_delivery=False).
+    """
     token = config.telegram.token
     if not token:
         raise ConfigError("telegram.token: not set (or set TELEGRAM_BOT_TOKEN)")
@@ -56,7 +64,7 @@ def build_application(config: Config, storage: Storage, run_sync: Callable[[], s
                 overall_max_rate=25, overall_time_period=1, group_max_rate=20, group_time_period=60
             )
         )
-        .post_init(_post_init)
+        .post_init(post_init)
         .build()
     )
     application.bot_data.update(
@@ -84,18 +92,20 @@ def build_application(config: Config, storage: Storage, run_sync: Callable[[], s
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_error_handler(handlers.error_handler)
-    job_queue = application.job_queue
-    assert job_queue is not None, "install python-telegram-bot[job-queue]"
-    job_queue.run_repeating(
-        _deliver, interval=0.5, first=0.5, job_kwargs={"max_instances": 1, "coalesce": True}
-    )
+    if schedule_delivery:
+        job_queue = application.job_queue
+        assert job_queue is not None, "install python-telegram-bot[job-queue]"
+        job_queue.run_repeating(
+            _deliver, interval=0.5, first=0.5, job_kwargs={"max_instances": 1, "coalesce": True}
+        )
     for chat_id in config.telegram.channels:
         # Configured channels get every addition from now on, without /subscribe.
         storage.subscribe(chat_id, 0, "", "", origin="config")
     return application
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def post_init(application: BotApp) -> None:
+    """Register the command list in both languages (run_polling calls this itself)."""
     english = [BotCommand(name, texts[0]) for name, texts in COMMANDS.items()]
     chinese = [BotCommand(name, texts[1]) for name, texts in COMMANDS.items()]
     await application.bot.set_my_commands(english)

@@ -1,0 +1,220 @@
+"""`dltbot run`: scheduler, bot and web server in one event loop, and an orderly shutdown.
+
+Syncs run in a worker thread (git and parsing never block the bot or the web server), one run
+per list at a time, on the list's interval with jitter; a failing list is retried with
+exponential backoff capped at its interval. Shutdown order: stop taking updates, let the
+current commit's transaction finish, stop the sender, stop the web server, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import web
+from .config import Config
+from .errors import DltbotError
+from .listparse import ListParser
+from .models import ListSource, SyncReport
+from .site import Site
+from .storage import Storage
+from .sync import sync_list
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 30.0  # seconds before the first retry of a failed sync
+
+
+class AlreadyRunningError(DltbotError):
+    """Another `dltbot run` holds the database."""
+
+
+def lock_database(db_path: Path) -> IO[str]:
+    """Hold an exclusive lock beside the database, or refuse: two services would double-post."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(db_path.with_name(db_path.name + ".lock"), "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        other = handle.read().strip() or "?"
+        handle.close()
+        raise AlreadyRunningError(
+            f"database {db_path} is in use by another `dltbot run` (pid {other}); "
+            "stop it first, or use another storage.path"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+class Service:
+    """The running service's parts, started and stopped in a fixed order."""
+
+    def __init__(self, config: Config, db_path: Path) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.clones = db_path.parent / "clones"
+        self.stopping = threading.Event()
+        self.parsers: dict[str, ListParser] = {}
+        self.failures: dict[str, int] = {}
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.application: Any = None
+        self.sender: Any = None
+        self.syncs: set[asyncio.Future[SyncReport]] = set()
+        self.bot_task: asyncio.Task[None] | None = None
+        self.bot_started = False
+
+    async def run(self, ready: Any = None) -> None:
+        """Run until SIGTERM or SIGINT, then shut down in order."""
+        lock = lock_database(self.db_path)
+        storage = Storage(self.db_path)
+        runner = None
+        try:
+            site = Site(storage, self.config)
+            host, port = self.config.web.host_port()
+            runner, bound = await web.start(site, host, port)
+            if self.config.feed.base_url is None:
+                shown = f"[{host}]" if ":" in host else host
+                site.base = f"http://{shown}:{bound}"
+            await self._start_bot(storage)
+            now = datetime.now(UTC)
+            for source in self.config.sources():
+                self.scheduler.add_job(
+                    self._sync_job, "interval", seconds=source.interval_seconds,
+                    jitter=min(60, source.interval_seconds // 10), id=source.name,
+                    args=[source], next_run_time=now, max_instances=1, coalesce=True,
+                    misfire_grace_time=None,
+                )  # fmt: skip
+            self.scheduler.start()
+            log.info("serving %s/ (feed: %s/feed.atom)", site.base, site.base)
+            if ready is not None:
+                ready(site.base)
+            await self._wait_for_signal()
+        finally:
+            await self._shutdown(runner, storage)
+            lock.close()
+
+    async def _start_bot(self, storage: Storage) -> None:
+        if not self.config.telegram.token:
+            log.info("no telegram.token: running feed-only (no bot)")
+            return
+        from .bot.app import build_application, post_init, quiet_loggers, sync_runner
+
+        quiet_loggers()
+        self.application = build_application(
+            self.config, storage, sync_runner(self.config, self.db_path), schedule_delivery=False
+        )
+        self.sender = self.application.bot_data["sender"]
+        self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
+
+    async def _bot_until_up(self, post_init: Any) -> None:
+        """Start the bot, retrying while Telegram is unreachable: feeds and syncs go on."""
+        from telegram.error import NetworkError
+
+        delay = 2.0
+        while not self.stopping.is_set():
+            try:
+                await self.application.initialize()
+                await post_init(self.application)
+                await self.application.start()
+                await self.application.updater.start_polling()
+            except NetworkError as error:
+                log.warning("Telegram unreachable (%s); retrying the bot in %.0fs",
+                            error.message, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(60.0, delay * 2)
+                continue
+            self.bot_started = True
+            log.info("bot started")
+            self.scheduler.add_job(
+                self._deliver, "interval", seconds=0.5, max_instances=1, coalesce=True,
+                id="deliver",
+            )  # fmt: skip
+            return
+
+    async def _deliver(self) -> None:
+        if self.sender is not None and not self.stopping.is_set():
+            await self.sender.run_once()
+
+    async def _sync_job(self, source: ListSource) -> None:
+        if self.stopping.is_set():
+            return
+        future = asyncio.ensure_future(asyncio.to_thread(self._sync_in_thread, source))
+        self.syncs.add(future)
+        try:
+            report = await future
+        finally:
+            self.syncs.discard(future)
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+        if report.error:
+            failures = self.failures.get(source.name, 0) + 1
+            self.failures[source.name] = failures
+            delay = min(float(source.interval_seconds), FIRST_RETRY * 2 ** (failures - 1))
+            log.warning("list %s sync failed (%d in a row), retrying in %.0fs: %s",
+                        source.name, failures, delay, report.error)  # fmt: skip
+            with contextlib.suppress(Exception):
+                self.scheduler.modify_job(
+                    source.name, next_run_time=datetime.now(UTC) + timedelta(seconds=delay)
+                )
+            return
+        self.failures.pop(source.name, None)
+        log.info("list %s synced: %d new commits, events: %s, %.1fs",
+                 source.name, report.commits, counts, report.seconds)  # fmt: skip
+        await self._deliver()
+
+    def _sync_in_thread(self, source: ListSource) -> SyncReport:
+        with Storage(self.db_path) as storage:
+            try:
+                return sync_list(
+                    storage, source, self.clones, parsers=self.parsers,
+                    should_stop=self.stopping.is_set,
+                )  # fmt: skip
+            except Exception as error:  # a bug in one list's sync must not stop the service
+                log.exception("list %s: sync failed unexpectedly", source.name)
+                return SyncReport(source.name, error=f"unexpected error: {error!r}")
+
+    async def _wait_for_signal(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+
+    async def _shutdown(self, runner: Any, storage: Storage) -> None:
+        self.stopping.set()
+        if self.bot_task is not None and not self.bot_task.done():
+            self.bot_task.cancel()
+        if self.bot_started:
+            with contextlib.suppress(Exception):
+                await self.application.updater.stop()  # 1. take no more updates
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.syncs:  # 2. the current commit's transaction finishes; the sync stops after it
+            await asyncio.wait(self.syncs, timeout=8)
+        if self.bot_started:  # 3. the sender and the rest of the bot
+            with contextlib.suppress(Exception):
+                await self.application.stop()
+                await self.application.shutdown()
+        if runner is not None:  # 4. the web server
+            await runner.cleanup()
+        storage.close()  # 5. the database
+        log.info("stopped")
+
+
+def run_service(config: Config, db_path: Path) -> None:
+    """Run `dltbot run` until interrupted."""
+    asyncio.run(Service(config, db_path).run())
