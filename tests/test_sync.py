@@ -209,20 +209,29 @@ def test_one_failing_list_never_stops_the_others(
     sources = [
         ListSource("gone", str(tmp_path / "no-such-repo")),
         ListSource("bad", "ext::sh -c touch% /tmp/pwned"),
+        ListSource("plain", "http://example.org/list.git"),
+        ListSource("option", "--upload-pack=touch /tmp/pwned"),
         ListSource("good", str(repo.path)),
     ]
     reports = sync_all(storage, sources, tmp_path / "clones")
     assert [(r.name, r.error is None) for r in reports] == [
         ("gone", False),
         ("bad", False),
+        ("plain", False),
+        ("option", False),
         ("good", True),
     ]
     assert reports[0].error is not None and "no-such-repo" in reports[0].error
     assert reports[1].error is not None and "not allowed" in reports[1].error
+    assert reports[2].error is not None and "not http://" in reports[2].error
+    assert reports[3].error is not None and "not an option" in reports[3].error
+    assert not Path("/tmp/pwned").exists()
     assert [(s.name, s.status) for s in storage.list_states()] == [
         ("bad", "failing"),
         ("gone", "failing"),
         ("good", "ok"),
+        ("option", "failing"),
+        ("plain", "failing"),
     ]
     assert summary(storage) == [("added", "One", "start")]
 

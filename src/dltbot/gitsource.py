@@ -38,8 +38,11 @@ def check_repo_url(repo: str) -> None:
         raise GitSourceError(f"repository {repo!r}: transports such as ext:: are not allowed")
     if "://" in repo:
         scheme = urlsplit(repo).scheme.lower()
-        if scheme not in ("https", "http", "ssh", "git", "file"):
-            raise GitSourceError(f"repository {repo!r}: scheme {scheme!r} is not allowed")
+        if scheme not in ("https", "ssh"):
+            raise GitSourceError(
+                f"repository {repo!r}: only https://, ssh://, user@host:path and local paths "
+                f"are allowed, not {scheme}://"
+            )
 
 
 def clone_dir_for(clones: Path, name: str, repo: str) -> Path:
