@@ -260,33 +260,37 @@ def _thread(update: Update) -> int:
     return 0
 
 
+async def _changeable_chat(update: Update, context: Context, lang: str) -> int | None:
+    """Return the chat id if this user may change its subscriptions; else say why, None."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    if not await _may_change(update, context):
+        await _reply(update, t(lang, "admins_only"))
+        return None
+    return chat.id
+
+
 async def subscribe_command(update: Update, context: Context) -> None:
     """Post new additions (of a list, matching words) to this chat or topic."""
     lang = _lang(update, context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    if not await _may_change(update, context):
-        await _reply(update, t(lang, "admins_only"))
+    chat_id = await _changeable_chat(update, context, lang)
+    if chat_id is None:
         return
     list_name, words = _target(context)
-    new = _storage(context).subscribe(chat.id, _thread(update), list_name, words)
-    await _reply(
-        update, t(lang, "subscribed" if new else "already", what=_describe(lang, list_name, words))
-    )
+    new = _storage(context).subscribe(chat_id, _thread(update), list_name, words)
+    what = _describe(lang, list_name, words)
+    await _reply(update, t(lang, "subscribed" if new else "already", what=what))
 
 
 async def unsubscribe_command(update: Update, context: Context) -> None:
     """Stop the chat's subscriptions: all, or the one named."""
     lang = _lang(update, context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    if not await _may_change(update, context):
-        await _reply(update, t(lang, "admins_only"))
+    chat_id = await _changeable_chat(update, context, lang)
+    if chat_id is None:
         return
     list_name, words = _target(context) if context.args else (None, None)
-    count = _storage(context).unsubscribe(chat.id, _thread(update), list_name, words)
+    count = _storage(context).unsubscribe(chat_id, _thread(update), list_name, words)
     await _reply(update, t(lang, "unsubscribed", n=count) if count else t(lang, "not_subscribed"))
 
 

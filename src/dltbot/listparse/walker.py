@@ -34,6 +34,28 @@ _INLINE_WRAPPERS = ("Emphasis", "Strong", "Strikethrough", "Superscript", "Subsc
 Record = Heading | Entry
 
 
+def _apply_inline(event: Any, lines: list[list[_Seg]], link: _Seg | None) -> _Seg | None:
+    """Apply a line break, text, code or link end to lines; return the link still open."""
+    if isinstance(event, str):
+        if event in ("SoftBreak", "HardBreak"):
+            if link is not None:
+                link.text += " "
+            else:
+                lines.append([])
+        return link
+    if event.get("End") == "Link" and link is not None:
+        lines[-1].append(link)
+        return None
+    if "Text" in event or "Code" in event:
+        text = event.get("Text", event.get("Code", ""))
+        if link is not None:
+            link.text += text
+        else:
+            lines[-1].append(_Seg(text))
+    # InlineHtml (tags such as <font>, comments), math and footnote marks add no text.
+    return link
+
+
 class EventWalker:
     """Turn one chunk's parser events into headings and entries."""
 
@@ -101,14 +123,7 @@ class EventWalker:
         while i < len(events):
             event = events[i]
             i += 1
-            if isinstance(event, str):
-                if event in ("SoftBreak", "HardBreak"):
-                    if link is not None:
-                        link.text += " "
-                    else:
-                        lines.append([])
-                continue
-            if "Start" in event:
+            if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "Link" in tag:
                     link = _Seg("", self._url(tag["Link"]["dest_url"]))
@@ -116,20 +131,12 @@ class EventWalker:
                     i = self._skip(i)  # alt text is not the entry's text
                     continue
                 depth += 1
-            elif "End" in event:
+                continue
+            if isinstance(event, dict) and "End" in event:
                 depth -= 1
                 if depth == 0:
                     break
-                if event["End"] == "Link" and link is not None:
-                    lines[-1].append(link)
-                    link = None
-            elif "Text" in event or "Code" in event:
-                text = event.get("Text", event.get("Code", ""))
-                if link is not None:
-                    link.text += text
-                else:
-                    lines[-1].append(_Seg(text))
-            # InlineHtml (tags such as <font>, comments), math and footnote marks add no text.
+            link = _apply_inline(event, lines, link)
         return [line for line in lines if line], i
 
     def _url(self, dest: str) -> str:
@@ -158,14 +165,7 @@ class EventWalker:
         while i < len(events):
             event = events[i]
             i += 1
-            if isinstance(event, str):
-                if event in ("SoftBreak", "HardBreak"):
-                    if link is not None:
-                        link.text += " "
-                    else:
-                        item.lines.append([])
-                continue
-            if "Start" in event:
+            if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "List" in tag:
                     children, i = self._list(i)
@@ -181,18 +181,10 @@ class EventWalker:
                 else:
                     i = self._skip(i)  # images, code blocks, tables, quotes inside items
                 item.lines.append([])
-            elif "End" in event:
-                if event["End"] == "Item":
-                    break
-                if event["End"] == "Link" and link is not None:
-                    item.lines[-1].append(link)
-                    link = None
-            elif "Text" in event or "Code" in event:
-                text = event.get("Text", event.get("Code", ""))
-                if link is not None:
-                    link.text += text
-                else:
-                    item.lines[-1].append(_Seg(text))
+                continue
+            if isinstance(event, dict) and event.get("End") == "Item":
+                break
+            link = _apply_inline(event, item.lines, link)
         item.lines = [line for line in item.lines if line]
         return item, i
 
