@@ -1,0 +1,184 @@
+"""The connection, transactions and row conversions shared by the storage mixins."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import urls
+from ..errors import StorageError
+from ..migrations import MIGRATIONS, apply_migrations
+from ..models import (
+    Commit,
+    Entry,
+    FeedEvent,
+    StoredEntry,
+    StoredEvent,
+)
+
+BUSY_TIMEOUT_MS = 10_000
+
+ENTRY_COLUMNS = (
+    "e.identity, e.url, e.title, e.description, e.section, e.parents, e.parent, "
+    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, l.name"
+)
+LIST_COLUMNS = (
+    "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
+    "failing_since, backfilled_at"
+)
+EVENT_COLUMNS = (
+    "ev.id, l.name, ev.kind, ev.identity, ev.url, ev.title, ev.description, ev.section, "
+    "ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
+    "c.sha, c.committed_at, c.author, c.summary"
+)
+
+
+def _casefold(value: str | None) -> str:
+    return value.casefold() if value else ""
+
+
+class Connection:
+    """The connection, its settings and schema, and the one place transactions begin."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StorageError(f"database {self.path}: cannot open: {error}") from error
+        self._depth = 0
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.create_function("casefold", 1, _casefold, deterministic=True)
+            version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"database {self.path}: schema version {version} is newer than this dltbot "
+                    f"knows ({len(MIGRATIONS)}); upgrade dltbot or use another --db"
+                )
+            apply_migrations(self.db)
+        except sqlite3.Error as error:
+            self.db.close()
+            raise StorageError(f"database {self.path}: {error}") from error
+        except StorageError:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run the block in one transaction (nested blocks join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+
+def entry_values(entry: Entry) -> tuple[Any, ...]:
+    return (
+        entry.identity,
+        entry.url,
+        entry.title,
+        entry.description,
+        json.dumps(entry.section, ensure_ascii=False),
+        " > ".join(entry.section),
+        json.dumps(entry.parents, ensure_ascii=False),
+        entry.parent,
+        json.dumps(entry.extra_links, ensure_ascii=False),
+    )
+
+
+def entry_row(row: Sequence[Any]) -> Entry:
+    identity, url, title, description, section, parents, parent, extra, occurrences = row[:9]
+    return Entry(
+        identity=identity,
+        url=url,
+        title=title,
+        description=description,
+        section=tuple(json.loads(section)),
+        parents=tuple(json.loads(parents)),
+        parent=parent,
+        extra_links=tuple(json.loads(extra)),
+        occurrences=occurrences,
+    )
+
+
+def stored_entry_row(row: Sequence[Any]) -> StoredEntry:
+    return StoredEntry(
+        list=row[12],
+        entry=entry_row(row),
+        position=row[9],
+        first_commit=row[10],
+        first_date=row[11],
+    )
+
+
+def feed_event_row(row: Sequence[Any]) -> FeedEvent:
+    (event_id, name, repo, kind, seq, identity, url, title, description, section,
+     sha, date, author, summary, edited) = row  # fmt: skip
+    updated = date
+    if edited is not None:
+        url, title, description, section, updated = json.loads(edited)
+    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
+    commit = Commit(sha, date, author, summary)
+    return FeedEvent(event_id, name, repo, kind, seq, entry, commit, updated)
+
+
+def event_row(row: Sequence[Any]) -> StoredEvent:
+    (
+        event_id,
+        name,
+        kind,
+        identity,
+        url,
+        title,
+        description,
+        section,
+        old_url,
+        old_title,
+        old_description,
+        old_section,
+        sha,
+        date,
+        author,
+        summary,
+    ) = row
+    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
+    old = None
+    if old_url is not None:
+        old = Entry(
+            urls.identity(old_url),
+            old_url,
+            old_title,
+            old_description,
+            tuple(json.loads(old_section)),
+        )
+    return StoredEvent(event_id, name, kind, entry, old, Commit(sha, date, author, summary))

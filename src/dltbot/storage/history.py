@@ -1,0 +1,201 @@
+"""Lists, the diff state and what each processed commit writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..models import (
+    Commit,
+    Entry,
+    Event,
+    ListState,
+)
+from .base import (
+    ENTRY_COLUMNS,
+    LIST_COLUMNS,
+    Connection,
+    entry_row,
+    entry_values,
+)
+
+
+class HistoryStore(Connection):
+    """Lists and their sync state; the entries and events a commit records."""
+
+    # --- lists ---------------------------------------------------------------------------
+
+    def ensure_list(self, name: str, repo: str) -> ListState:
+        """Return the list named so, creating it; a changed remote is recorded."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO lists (name, repo) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET repo = excluded.repo",
+                (name, repo),
+            )
+        state = self.list_state(name)
+        assert state is not None
+        return state
+
+    def list_state(self, name: str) -> ListState | None:
+        """Return the stored state of one list."""
+        row = self.db.execute(
+            f"SELECT {LIST_COLUMNS} FROM lists WHERE name = ?", (name,)
+        ).fetchone()
+        return ListState(*row) if row else None
+
+    def list_states(self) -> list[ListState]:
+        """Return every list, by name."""
+        rows = self.db.execute(f"SELECT {LIST_COLUMNS} FROM lists ORDER BY name")
+        return [ListState(*row) for row in rows]
+
+    def set_tracking(self, list_id: int, path: str, branch: str) -> None:
+        """Record which file and branch of the repository the list is read from."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET path = ?, branch = ? WHERE id = ?", (path, branch, list_id)
+            )
+
+    def mark_synced(self, list_id: int, head: str, now: str, *, backfilled: bool) -> None:
+        """Record a successful sync up to head."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET head = ?, status = 'ok', last_error = NULL, "
+                "last_sync_at = ?, last_success_at = ?, failing_since = NULL, "
+                "backfilled_at = CASE WHEN ? THEN coalesce(backfilled_at, ?) "
+                "ELSE backfilled_at END, "
+                "backfill_last_event = coalesce(backfill_last_event, "
+                "(SELECT coalesce(max(id), 0) FROM events WHERE list_id = ?)) WHERE id = ?",
+                (head, now, now, backfilled, now, list_id, list_id),
+            )
+
+    def mark_failing(self, list_id: int, error: str, now: str) -> None:
+        """Record a failed sync; the list keeps its entries and events."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET status = 'failing', last_error = ?, last_sync_at = ?, "
+                "failing_since = coalesce(failing_since, ?) WHERE id = ?",
+                (error, now, now, list_id),
+            )
+
+    # --- the diff's state ----------------------------------------------------------------
+
+    def current_entries(self, list_id: int) -> dict[str, Entry]:
+        """Return the list's current entries by identity, in list order."""
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            "WHERE e.list_id = ? ORDER BY e.position",
+            (list_id,),
+        )
+        return {row[0]: entry_row(row) for row in rows}
+
+    def seen_identities(self, list_id: int) -> set[str]:
+        """Return every identity the list ever held."""
+        rows = self.db.execute("SELECT identity FROM seen WHERE list_id = ?", (list_id,))
+        return {row[0] for row in rows}
+
+    def record_commit(
+        self,
+        list_id: int,
+        commit: Commit,
+        events: Sequence[Event],
+        changed: Sequence[tuple[int, Entry]],
+        removed: Sequence[str],
+    ) -> None:
+        """Store one processed commit: its events, the entries it changed, the new head.
+
+        The caller wraps this in atomic(), so a crash leaves the commit wholly done or undone.
+        """
+        db = self.db
+        db.execute(
+            "INSERT OR IGNORE INTO commits (list_id, sha, committed_at, author, summary) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (list_id, commit.sha, commit.date, commit.author, commit.summary),
+        )
+        if events:
+            self._insert_events(list_id, commit, events)
+        if removed:
+            db.executemany(
+                "DELETE FROM entries WHERE list_id = ? AND identity = ?",
+                [(list_id, identity) for identity in removed],
+            )
+        if changed:
+            self._upsert_entries(list_id, commit, changed)
+        db.execute("UPDATE lists SET head = ? WHERE id = ?", (commit.sha, list_id))
+
+    def _insert_events(self, list_id: int, commit: Commit, events: Sequence[Event]) -> None:
+        self.db.executemany(
+            "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
+            "old_url, old_title, old_description, old_section, commit_sha, committed_at, "
+            "kind_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+            "(SELECT count(*) + 1 FROM events WHERE list_id = ?1 AND identity = ?3 AND kind = ?2))",
+            [
+                (
+                    list_id,
+                    event.kind,
+                    event.entry.identity,
+                    event.entry.url,
+                    event.entry.title,
+                    event.entry.description,
+                    json.dumps(event.entry.section, ensure_ascii=False),
+                    event.old.url if event.old else None,
+                    event.old.title if event.old else None,
+                    event.old.description if event.old else None,
+                    json.dumps(event.old.section, ensure_ascii=False) if event.old else None,
+                    commit.sha,
+                    commit.date,
+                )
+                for event in events
+            ],
+        )
+
+    def _upsert_entries(
+        self, list_id: int, commit: Commit, changed: Sequence[tuple[int, Entry]]
+    ) -> None:
+        db = self.db
+        db.executemany(
+            "INSERT OR IGNORE INTO seen (list_id, identity, first_commit, first_date) "
+            "VALUES (?, ?, ?, ?)",
+            [(list_id, entry.identity, commit.sha, commit.date) for _, entry in changed],
+        )
+        db.executemany(
+            "INSERT INTO entries (list_id, identity, url, title, description, section, "
+            "section_text, parents, parent, extra_links, position, occurrences, "
+            "first_commit, first_date) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date "
+            "FROM seen s WHERE s.list_id = ? AND s.identity = ? "
+            "ON CONFLICT (list_id, identity) DO UPDATE SET url = excluded.url, "
+            "title = excluded.title, description = excluded.description, "
+            "section = excluded.section, section_text = excluded.section_text, "
+            "parents = excluded.parents, parent = excluded.parent, "
+            "extra_links = excluded.extra_links, position = excluded.position, "
+            "occurrences = excluded.occurrences",
+            [
+                (
+                    list_id,
+                    *entry_values(entry),
+                    position,
+                    entry.occurrences,
+                    list_id,
+                    entry.identity,
+                )
+                for position, entry in changed
+            ],
+        )
+
+    def write_positions(self, list_id: int, entries: Sequence[Entry]) -> None:
+        """Store each entry's place in the list (done once a sync, not per commit)."""
+        with self.atomic():
+            stored = dict(
+                self.db.execute(
+                    "SELECT identity, position FROM entries WHERE list_id = ?", (list_id,)
+                ).fetchall()
+            )
+            self.db.executemany(
+                "UPDATE entries SET position = ? WHERE list_id = ? AND identity = ?",
+                [
+                    (position, list_id, entry.identity)
+                    for position, entry in enumerate(entries)
+                    if stored.get(entry.identity) != position
+                ],
+            )

@@ -1,0 +1,219 @@
+"""Reads: events, search, random, feeds, sections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import (
+    EventKind,
+    FeedEvent,
+    StoredEntry,
+    StoredEvent,
+)
+from .base import (
+    ENTRY_COLUMNS,
+    EVENT_COLUMNS,
+    Connection,
+    event_row,
+    feed_event_row,
+    stored_entry_row,
+)
+
+
+class ReadStore(Connection):
+    """What the CLI, the web and the bot read."""
+
+    # --- reading -------------------------------------------------------------------------
+
+    def events(
+        self,
+        list_name: str | None = None,
+        kinds: Sequence[EventKind] = (),
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[StoredEvent]:
+        """Return events, oldest first unless newest_first, filtered by list and kinds."""
+        where, params = ["1"], list[Any]()
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        if kinds:
+            where.append(f"ev.kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM events ev JOIN lists l ON l.id = ev.list_id "
+            "JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha "
+            f"WHERE {' AND '.join(where)} ORDER BY ev.id {order}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [event_row(row) for row in self.db.execute(sql, params)]
+
+    def search(
+        self, query: str, list_name: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[StoredEntry]:
+        """Return current entries matching every word of query, title hits first.
+
+        Words of three or more characters go through the trigram index; shorter ones (the
+        commonest Chinese queries are two characters: 泛化) are matched as substrings.
+        Words are always literal text: FTS5 syntax in them is quoted away.
+        """
+        words = [casefold for word in query.split() if (casefold := word.casefold())]
+        if not words:
+            return []
+        long = [word for word in words if len(word) >= 3]
+        short = [word for word in words if len(word) < 3]
+        joins, where, params = "", ["1"], list[Any]()
+        order = [f"({' + '.join('(instr(casefold(e.title), ?) > 0)' for _ in words)}) DESC"]
+        if long:
+            joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
+            where.append("entries_fts MATCH ?")
+            params.append(" ".join('"' + word.replace('"', '""') + '"' for word in long))
+            order.append("bm25(entries_fts, 10.0, 1.0, 3.0)")
+        for word in short:
+            where.append(
+                "(instr(casefold(e.title), ?) OR instr(casefold(e.description), ?) "
+                "OR instr(casefold(e.section_text), ?))"
+            )
+            params.extend([word] * 3)
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        sql = (
+            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id{joins} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {', '.join(order)}, e.first_date DESC, e.id LIMIT ? OFFSET ?"
+        )
+        params.extend([*words, limit, offset])
+        return [stored_entry_row(row) for row in self.db.execute(sql, params)]
+
+    def random_entry(
+        self, list_name: str | None = None, section: str | None = None
+    ) -> StoredEntry | None:
+        """Return a uniformly random current entry, optionally under headings matching words."""
+        where, params = ["1"], list[Any]()
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        for word in (section or "").split():
+            where.append("instr(casefold(e.section_text), ?)")
+            params.append(word.casefold())
+        row = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            f"WHERE {' AND '.join(where)} ORDER BY random() LIMIT 1",
+            params,
+        ).fetchone()
+        return stored_entry_row(row) if row else None
+
+    def entries(self, list_name: str) -> list[StoredEntry]:
+        """Return a list's current entries in list order."""
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            "WHERE l.name = ? ORDER BY e.position, e.id",
+            (list_name,),
+        )
+        return [stored_entry_row(row) for row in rows]
+
+    def feed_events(
+        self,
+        kinds: Sequence[EventKind],
+        list_name: str | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        section: str | None = None,
+        identities: Sequence[str] | None = None,
+    ) -> list[FeedEvent]:
+        """Return events for a feed, with the entry's text as its last "changed" event left it.
+
+        Ordered by event id (the order events were recorded), newest first unless asked.
+        `section` keeps events under headings holding every one of its words; `identities`
+        keeps events of those entries only.
+        """
+        where = [f"ev.kind IN ({', '.join('?' * len(kinds))})"]
+        params: list[Any] = list(kinds)
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        for word in (section or "").split():
+            where.append("instr(casefold(ev.section), ?)")
+            params.append(word.casefold())
+        if identities is not None:
+            where.append("ev.identity IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(identities)))
+        order = "DESC" if newest_first else "ASC"
+        sql = f"""
+            SELECT ev.id, l.name, l.repo, ev.kind, ev.kind_seq, ev.identity, ev.url, ev.title,
+                   ev.description, ev.section, c.sha, c.committed_at, c.author, c.summary,
+                   (SELECT json_array(e2.url, e2.title, e2.description, e2.section,
+                                      e2.committed_at)
+                    FROM events e2
+                    WHERE e2.list_id = ev.list_id AND e2.identity = ev.identity
+                      AND e2.kind = 'changed' AND e2.id > ev.id AND ev.kind != 'removed'
+                    ORDER BY e2.id DESC LIMIT 1) AS edited
+            FROM events ev JOIN lists l ON l.id = ev.list_id
+            JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha
+            WHERE {" AND ".join(where)}
+            ORDER BY ev.id {order} LIMIT ? OFFSET ?
+        """
+        params.extend([limit, offset])
+        return [feed_event_row(row) for row in self.db.execute(sql, params)]
+
+    def count_events(self, kinds: Sequence[EventKind], list_name: str | None = None) -> int:
+        """Return how many events of these kinds there are (in one list)."""
+        sql = (
+            "SELECT count(*) FROM events ev JOIN lists l ON l.id = ev.list_id "
+            f"WHERE ev.kind IN ({', '.join('?' * len(kinds))})"
+        )
+        params: list[Any] = list(kinds)
+        if list_name is not None:
+            sql += " AND l.name = ?"
+            params.append(list_name)
+        count: int = self.db.execute(sql, params).fetchone()[0]
+        return count
+
+    def data_version(self) -> tuple[int, int]:
+        """Return a value that changes whenever the database does (a cache key).
+
+        PRAGMA data_version moves when another connection commits; total_changes when this one
+        writes.
+        """
+        version: int = self.db.execute("PRAGMA data_version").fetchone()[0]
+        return version, self.db.total_changes
+
+    def entry_count(self, list_id: int) -> int:
+        """Return how many entries the list holds now."""
+        row = self.db.execute("SELECT count(*) FROM entries WHERE list_id = ?", (list_id,))
+        count: int = row.fetchone()[0]
+        return count
+
+    def sections(self, list_name: str | None = None) -> list[tuple[str, tuple[str, ...], int]]:
+        """Return (list, heading path, entry count) of every heading path, in list order."""
+        sql = (
+            "SELECT l.name, e.section, count(*), min(e.position) FROM entries e "
+            "JOIN lists l ON l.id = e.list_id"
+        )
+        params: list[Any] = []
+        if list_name is not None:
+            sql += " WHERE l.name = ?"
+            params.append(list_name)
+        sql += " GROUP BY l.name, e.section ORDER BY l.name, min(e.position)"
+        return [(row[0], tuple(json.loads(row[1])), row[2]) for row in self.db.execute(sql, params)]
+
+    def entries_in_section(
+        self, list_name: str, section: tuple[str, ...], limit: int = 20
+    ) -> list[StoredEntry]:
+        """Return a list's entries under a heading path (and below it), in list order."""
+        prefix = json.dumps(list(section), ensure_ascii=False)[:-1]
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            "WHERE l.name = ? AND (e.section = ? OR substr(e.section, 1, ?) = ?) "
+            "ORDER BY e.position LIMIT ?",
+            (list_name, prefix + "]", len(prefix) + 1, prefix + ",", limit),
+        )
+        return [stored_entry_row(row) for row in rows]

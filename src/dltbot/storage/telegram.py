@@ -1,0 +1,252 @@
+"""Telegram: chats, subscriptions, the outbox, kept queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import (
+    Delivery,
+    Entry,
+    Subscription,
+)
+from .base import (
+    Connection,
+)
+
+
+class TelegramStore(Connection):
+    """The bot's state: who gets what, and what is still to send."""
+
+    # --- Telegram: chats, subscriptions, the outbox --------------------------------------
+
+    def chat_lang(self, chat_id: int) -> str | None:
+        """Return the language a chat chose with /lang, if any."""
+        row = self.db.execute("SELECT lang FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_chat_lang(self, chat_id: int, lang: str) -> None:
+        """Remember a chat's language."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO chats (chat_id, lang) VALUES (?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang",
+                (chat_id, lang),
+            )
+
+    def subscribe(
+        self, chat_id: int, thread_id: int, list_name: str, words: str, origin: str = "user"
+    ) -> bool:
+        """Subscribe a chat from the present on; return False if it already was."""
+        with self.atomic():
+            row = self.db.execute(
+                "SELECT id, active FROM subscriptions WHERE chat_id = ? AND thread_id = ? "
+                "AND list_name = ? AND filter = ?",
+                (chat_id, thread_id, list_name, words),
+            ).fetchone()
+            if row and row[1]:
+                return False
+            cursor = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            self.db.execute(
+                "INSERT INTO chats (chat_id) VALUES (?) ON CONFLICT (chat_id) DO UPDATE "
+                "SET active = 1, reason = NULL",
+                (chat_id,),
+            )
+            self.db.execute(
+                "INSERT INTO subscriptions (chat_id, thread_id, list_name, filter, cursor, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, thread_id, list_name, filter) "
+                "DO UPDATE SET active = 1, cursor = excluded.cursor",
+                (chat_id, thread_id, list_name, words, cursor, origin),
+            )
+            return True
+
+    def unsubscribe(
+        self, chat_id: int, thread_id: int, list_name: str | None, words: str | None
+    ) -> int:
+        """End a chat's subscriptions (all, or those of a list and filter); return how many."""
+        sql = "UPDATE subscriptions SET active = 0 WHERE active AND chat_id = ? AND thread_id = ?"
+        params: list[Any] = [chat_id, thread_id]
+        if list_name is not None:
+            sql += " AND list_name = ?"
+            params.append(list_name)
+        if words is not None:
+            sql += " AND filter = ?"
+            params.append(words)
+        with self.atomic():
+            count: int = self.db.execute(sql, params).rowcount
+        return count
+
+    def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
+        """Return active subscriptions (of one chat), oldest first."""
+        sql = (
+            "SELECT id, chat_id, thread_id, list_name, filter, origin FROM subscriptions "
+            "WHERE active"
+        )
+        params: list[Any] = []
+        if chat_id is not None:
+            sql += " AND chat_id = ?"
+            params.append(chat_id)
+        return [Subscription(*row) for row in self.db.execute(sql + " ORDER BY id", params)]
+
+    def fan_out(self) -> int:
+        """Put new additions into the outbox of every matching subscription; return how many.
+
+        One transaction: a subscription's cursor moves with the rows it produced. Events of a
+        list's first backfill (up to backfill_last_event) are history and never pushed.
+        """
+        added = 0
+        with self.atomic():
+            top = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            subs = self.db.execute(
+                "SELECT s.id, s.chat_id, s.thread_id, s.list_name, s.filter, s.cursor "
+                "FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id "
+                "WHERE s.active AND c.active AND s.cursor < ?",
+                (top,),
+            ).fetchall()
+            for sub_id, chat_id, thread_id, list_name, words, cursor in subs:
+                where = [
+                    "ev.kind = 'added'",
+                    "ev.id > ?",
+                    "ev.id <= ?",
+                    "l.backfill_last_event IS NOT NULL",
+                    "ev.id > l.backfill_last_event",
+                ]
+                params: list[Any] = [cursor, top]
+                if list_name:
+                    where.append("l.name = ?")
+                    params.append(list_name)
+                for word in words.split():
+                    where.append(
+                        "(instr(casefold(ev.section), ?) OR instr(casefold(ev.title), ?) "
+                        "OR instr(casefold(ev.description), ?))"
+                    )
+                    params.extend([word.casefold()] * 3)
+                added += self.db.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id) "
+                    f"SELECT ?, ?, ev.id FROM events ev JOIN lists l ON l.id = ev.list_id "
+                    f"WHERE {' AND '.join(where)} ORDER BY ev.id",
+                    [chat_id, thread_id, *params],
+                ).rowcount
+                self.db.execute("UPDATE subscriptions SET cursor = ? WHERE id = ?", (top, sub_id))
+        return added
+
+    def pending_deliveries(self, now: float, limit: int = 5000) -> list[Delivery]:
+        """Return pending outbox rows that may be sent now, oldest first."""
+        rows = self.db.execute(
+            "SELECT o.id, o.chat_id, o.thread_id, o.attempts, l.name, ev.identity, ev.url, "
+            "ev.title, ev.description, ev.section "
+            "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id "
+            "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id "
+            "WHERE o.status = 'pending' AND o.next_attempt <= ? AND c.active "
+            "AND c.retry_until <= ? ORDER BY o.id LIMIT ?",
+            (now, now, limit),
+        )
+        return [
+            Delivery(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                Entry(row[5], row[6], row[7], row[8], tuple(json.loads(row[9]))),
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, ids: Sequence[int], now: str) -> None:
+        """Record that Telegram accepted the message holding these rows."""
+        with self.atomic():
+            self.db.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
+                [(now, row_id) for row_id in ids],
+            )
+
+    def mark_failed(
+        self, ids: Sequence[int], error: str, next_attempt: float, park_after: int
+    ) -> None:
+        """Record a failed attempt: retry later, or park the rows with the reason."""
+        with self.atomic():
+            self.db.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, error = ?, next_attempt = ?, "
+                "status = CASE WHEN attempts + 1 >= ? THEN 'parked' ELSE status END "
+                "WHERE id = ?",
+                [(error, next_attempt, park_after, row_id) for row_id in ids],
+            )
+
+    def retry_chat_after(self, chat_id: int, until: float) -> None:
+        """Remember Telegram's RetryAfter for a chat."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO chats (chat_id, retry_until) VALUES (?, ?) ON CONFLICT (chat_id) "
+                "DO UPDATE SET retry_until = max(retry_until, excluded.retry_until)",
+                (chat_id, until),
+            )
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """Stop pushing to a chat that blocked or removed the bot; drop what it had pending."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO chats (chat_id, active, reason) VALUES (?, 0, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET active = 0, reason = excluded.reason",
+                (chat_id, reason),
+            )
+            self.db.execute("UPDATE subscriptions SET active = 0 WHERE chat_id = ?", (chat_id,))
+            self.db.execute(
+                "UPDATE outbox SET status = 'dropped', error = ? "
+                "WHERE chat_id = ? AND status = 'pending'",
+                (reason, chat_id),
+            )
+
+    def migrate_chat(self, old: int, new: int) -> None:
+        """Move a chat's subscriptions, settings and pending rows to its new id (supergroup)."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT OR IGNORE INTO chats (chat_id, lang) "
+                "SELECT ?, lang FROM chats WHERE chat_id = ?",
+                (new, old),
+            )
+            self.db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?", (new, old)
+            )
+            self.db.execute(
+                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
+                (new, old),
+            )
+            self.db.execute("UPDATE subscriptions SET active = 0 WHERE chat_id = ?", (old,))
+            self.db.execute(
+                "UPDATE outbox SET status = 'dropped', error = 'migrated' "
+                "WHERE chat_id = ? AND status = 'pending'",
+                (old,),
+            )
+            self.db.execute(
+                "UPDATE chats SET active = 0, reason = 'migrated to ' || ? WHERE chat_id = ?",
+                (new, old),
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Return how many outbox rows are in each status."""
+        rows = self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")
+        return dict(rows.fetchall())
+
+    def save_query(self, kind: str, text: str) -> int:
+        """Keep a query server-side (callback data holds 64 bytes); return its id."""
+        with self.atomic():
+            row = self.db.execute(
+                "SELECT id FROM queries WHERE kind = ? AND text = ?", (kind, text)
+            ).fetchone()
+            if row:
+                found: int = row[0]
+                return found
+            new_id = self.db.execute(
+                "INSERT INTO queries (kind, text) VALUES (?, ?)", (kind, text)
+            ).lastrowid
+        assert new_id is not None
+        return new_id
+
+    def query_text(self, query_id: int, kind: str) -> str | None:
+        """Return a kept query."""
+        row = self.db.execute(
+            "SELECT text FROM queries WHERE id = ? AND kind = ?", (query_id, kind)
+        ).fetchone()
+        return row[0] if row else None
