@@ -25,6 +25,7 @@ def fill(storage: Storage, entries: list[Entry], name: str = "dlt") -> None:
             [Event("added", e) for e in entries],
             list(enumerate(entries)),
             (),
+            None,
         )
 
 
@@ -90,7 +91,9 @@ def test_older_schema_is_migrated_and_data_kept(tmp_path: Path) -> None:
 def test_failed_transaction_leaves_nothing(storage: Storage) -> None:
     state = storage.ensure_list("dlt", "x")
     with pytest.raises(RuntimeError), storage.atomic():
-        storage.record_commit(state.id, COMMIT, [Event("added", PAPERS[0])], [(0, PAPERS[0])], ())
+        storage.record_commit(
+            state.id, COMMIT, [Event("added", PAPERS[0])], [(0, PAPERS[0])], (), None
+        )
         raise RuntimeError("killed mid-commit")
     assert storage.events() == []
     assert storage.entries("dlt") == []

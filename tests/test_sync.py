@@ -246,3 +246,30 @@ def test_git_bundle_as_a_remote(repo: GitRepo, storage: Storage, tmp_path: Path)
         ("added", "One"),
         ("added", "Two"),
     ]
+
+
+def test_two_syncs_of_one_list_at_once_record_each_commit_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import fast_import
+
+    versions = [
+        "## A\n" + "".join(f"- [E{i}](https://e.org/{i})\n" for i in range(n))
+        for n in range(1, 151)
+    ]
+    fast_import(tmp_path / "repo", versions)
+    db = tmp_path / "db.sqlite3"
+    Storage(db).close()
+
+    def run(clones: str) -> str | None:
+        with Storage(db) as storage:
+            report = sync_list(storage, ListSource("l", str(tmp_path / "repo")), tmp_path / clones)
+            return report.error
+
+    with ThreadPoolExecutor(2) as pool:
+        errors = list(pool.map(run, ["clones-a", "clones-b"]))
+    with Storage(db) as storage:
+        assert run("clones-a") is None  # whatever stood down, a later sync finishes the job
+        events = [(e.kind, e.entry.title) for e in storage.events()]
+    assert events == [("added", f"E{i}") for i in range(150)]
+    assert all(error is None or "another sync" in error for error in errors)

@@ -19,3 +19,7 @@ class ListFileMissingError(GitSourceError):
 
 class StorageError(DltbotError):
     """The database cannot be used (newer schema, locked, unwritable)."""
+
+
+class ConcurrentSyncError(StorageError):
+    """Another sync of the same list recorded a commit first; this one stands down."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import gitsource, urls
 from .diff import DiffState, diff_entries
-from .errors import DltbotError, ListFileMissingError
+from .errors import ConcurrentSyncError, DltbotError, ListFileMissingError
 from .listparse import ListParser, ParsedList
 from .models import Commit, ListSource, SyncReport
 from .storage import Storage
@@ -88,7 +88,7 @@ def sync_list(
             parser = ListParser(base_url)
         if parsers is not None:
             parsers[source.name] = parser
-        walker = _Walker(storage, state.id, parser)
+        walker = _Walker(storage, state.id, parser, state.head)
         if state.head == head:
             pass
         elif state.head and not gitsource.is_ancestor(repository, state.head, head):
@@ -122,6 +122,12 @@ def sync_list(
             storage.mark_synced(state.id, head, now_iso(), backfilled=True)
             parser.synced_to = head
             report.head = head
+    except ConcurrentSyncError as error:
+        if parsers is not None:
+            parsers.pop(source.name, None)
+        report.error = str(error)
+        log.warning("list %s: %s", source.name, error)
+        return report
     except (DltbotError, OSError) as error:
         if parsers is not None:
             parsers.pop(source.name, None)
@@ -142,8 +148,11 @@ def sync_list(
 class _Walker:
     """Diff each version against the last one processed, one transaction per commit."""
 
-    def __init__(self, storage: Storage, list_id: int, parser: ListParser) -> None:
+    def __init__(
+        self, storage: Storage, list_id: int, parser: ListParser, head: str | None
+    ) -> None:
         self.storage = storage
+        self.head = head  # the last commit recorded: each commit is recorded after it
         self.list_id = list_id
         self.parser = parser
         self.state = DiffState(storage.current_entries(list_id), storage.seen_identities(list_id))
@@ -163,7 +172,8 @@ class _Walker:
                 "deleted" if data is None else "is not text",
             )
             with self.storage.atomic():
-                self.storage.record_commit(self.list_id, commit, (), (), ())
+                self.storage.record_commit(self.list_id, commit, (), (), (), self.head)
+            self.head = commit.sha
             self.parser.synced_to = commit.sha  # the skipped version changed no state
             return
         parsed = self.parser.parse(data)
@@ -182,7 +192,8 @@ class _Walker:
         removed = sorted(old.keys() - new.keys())
         self.parser.synced_to = None  # until the transaction below has committed
         with self.storage.atomic():
-            self.storage.record_commit(self.list_id, commit, events, changed, removed)
+            self.storage.record_commit(self.list_id, commit, events, changed, removed, self.head)
+        self.head = commit.sha
         self.parser.synced_to = commit.sha
         self.state.current = new
         self.state.seen.update(changed_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from ..errors import ConcurrentSyncError
 from ..models import (
     Commit,
     Entry,
@@ -101,12 +102,20 @@ class HistoryStore(Connection):
         events: Sequence[Event],
         changed: Sequence[tuple[int, Entry]],
         removed: Sequence[str],
+        after: str | None,
     ) -> None:
         """Store one processed commit: its events, the entries it changed, the new head.
 
         The caller wraps this in atomic(), so a crash leaves the commit wholly done or undone.
+        `after` is the head the caller diffed from: if another sync of the list moved it
+        meanwhile, ConcurrentSyncError undoes this commit instead of recording it twice.
         """
         db = self.db
+        moved = db.execute(
+            "UPDATE lists SET head = ? WHERE id = ? AND head IS ?", (commit.sha, list_id, after)
+        ).rowcount
+        if not moved:
+            raise ConcurrentSyncError("another sync of this list ran at the same time; skipped")
         db.execute(
             "INSERT OR IGNORE INTO commits (list_id, sha, committed_at, author, summary) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -121,7 +130,6 @@ class HistoryStore(Connection):
             )
         if changed:
             self._upsert_entries(list_id, commit, changed)
-        db.execute("UPDATE lists SET head = ? WHERE id = ?", (commit.sha, list_id))
 
     def _insert_events(self, list_id: int, commit: Commit, events: Sequence[Event]) -> None:
         self.db.executemany(
