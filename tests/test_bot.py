@@ -307,6 +307,7 @@ def test_push_resumes_after_the_bot_is_killed(
     _, log = first.communicate(timeout=10)
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
     assert 0 < pending(db) < 300 * 50
+    time.sleep(0.5)  # let the fake's loop see the dead connections before it lets them through
     fake.hold = False
     second = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
