@@ -194,3 +194,21 @@ def test_every_command_has_help() -> None:
         assert sub.description, name
         for action in sub._actions:
             assert action.help, f"{name} {action.dest}"
+
+
+def test_json_log_lines(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": V1}, "first")
+    result = dltbot(
+        "--log-format",
+        "json",
+        "sync",
+        "--repo",
+        str(repo.path),
+        "--db",
+        str(tmp_path / "db.sqlite3"),
+    )
+    assert result.returncode == 0
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(line["level"], line["logger"]) for line in lines][-1] == ("info", "dltbot")
+    assert lines[-1]["message"].startswith("list upstream synced: 1 new commits, events: 1 added")
+    assert all(set(line) == {"time", "level", "logger", "message"} for line in lines)

@@ -104,10 +104,27 @@ def test_serves_syncs_survives_a_failing_remote_and_stops_in_order(service: Runn
     assert health["gone"]["status"] == "failing" and "nowhere" in str(health["gone"]["last_error"])
     status, body = service.get("/lists/good/feed.atom")
     assert status == 200 and b"<title>One</title>" in body
+    check = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "healthcheck", "--url", service.base + "/healthz"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert (check.returncode, check.stdout) == (
+        0,
+        f"dltbot: healthcheck: {service.base}/healthz: HTTP 200\n",
+    )
     assert service.stop() < 10
     assert service.process.returncode == 0
     tail = [line.split(": ", 1)[1] for line in service.lines[-2:]]
     assert tail == ["shutting down", "stopped"]
+
+
+def test_healthcheck_fails_when_nothing_answers() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "healthcheck", "--url", "http://127.0.0.1:9/healthz"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("dltbot: healthcheck: http://127.0.0.1:9/healthz: ")
 
 
 def test_a_second_run_on_the_same_database_refuses(service: Running, tmp_path: Path) -> None:
