@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dltbot import urls
 
@@ -64,3 +66,15 @@ def test_blob_base_uses_the_list_file_directory() -> None:
         urls.blob_base("https://github.com/o/r", "dev", "docs/list.md")
         == "https://github.com/o/r/blob/dev/docs/"
     )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", ""]),
+    st.text(alphabet="abcXYZ.-_~/www泛化:@?#%[] \t", max_size=30),
+)
+def test_the_fast_path_agrees_with_urlsplit(scheme: str, rest: str) -> None:
+    url = scheme + rest
+    fast = urls._plain_identity(url)
+    if fast is not None:
+        assert fast == urls._identity(url)

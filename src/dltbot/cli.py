@@ -12,14 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, web
+from . import __version__
 from .config import DEFAULT_PATH, ListConfig, load_config, parse_listen
 from .errors import DltbotError
-from .export import export_site
 from .listparse import parse_entries
 from .models import EVENT_KINDS, EventKind, StoredEntry
 from .present import entry_json, event_json, result_json
-from .site import Site
 from .storage import Storage
 from .sync import Progress, sync_all
 
@@ -316,6 +314,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP server until interrupted."""
+    from . import web  # aiohttp, feedgen and lxml load only for the commands that serve
+    from .site import Site
+
     config = load_config(args.config)
     host, port = parse_listen(args.listen) if args.listen else config.web.host_port()
     storage = Storage(Path(args.db) if args.db else config.database_path())
@@ -349,6 +350,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every document as a static file."""
+    from .export import export_site
+    from .site import Site
+
     config = load_config(args.config)
     with Storage(Path(args.db) if args.db else config.database_path()) as storage:
         written = export_site(Site(storage, config), args.out)

@@ -31,6 +31,37 @@ def resolve(url: str, base: str | None) -> str:
 def identity(url: str) -> str:
     """Return the identity of a URL: scheme-insensitive, lower-case host, no www., no utm_*."""
     url = clean(url)
+    fast = _plain_identity(url)
+    return fast if fast is not None else _identity(url)
+
+
+def _plain_identity(url: str) -> str | None:
+    """identity() of a plain http(s) URL (no query, fragment, port or user) without urlsplit.
+
+    Most links are plain, and urlsplit is a third of a full parse's time; anything else takes
+    the general path, and a test holds the two equal.
+    """
+    if url[:8].lower() == "https://":
+        rest = url[8:]
+    elif url[:7].lower() == "http://":
+        rest = url[7:]
+    else:
+        return None
+    if any(c in rest for c in "?#@[]\\:%;\t\n\r ") or not rest.isprintable():
+        return None
+    host, _, path = rest.partition("/")
+    if not host:
+        return None
+    host = host.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    path = ("/" + path).rstrip("/")
+    if host == "arxiv.org" and path.startswith("/pdf/"):
+        return None
+    return host + path
+
+
+def _identity(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
