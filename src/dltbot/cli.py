@@ -19,7 +19,7 @@ from .listparse import parse_entries
 from .models import EVENT_KINDS, EventKind, StoredEntry
 from .present import entry_json, event_json, result_json
 from .storage import Storage
-from .sync import Progress, sync_all
+from .sync import Progress, event_counts, sync_all
 
 log = logging.getLogger("dltbot")
 
@@ -198,7 +198,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{report.name}: FAILED: {report.error}", file=sys.stderr)
             continue
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+        counts = event_counts(report) or "none"
         head = (report.head or "")[:12]
         log.info(
             "list %s synced: %d new commits, events: %s, head %s, %.1fs",

@@ -28,7 +28,7 @@ from .listparse import ListParser
 from .models import ListSource, SyncReport
 from .site import Site
 from .storage import Storage
-from .sync import sync_list
+from .sync import event_counts, sync_list
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Service:
             report = await future
         finally:
             self.syncs.discard(future)
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+        counts = event_counts(report) or "none"
         if report.error:
             failures = self.failures.get(source.name, 0) + 1
             self.failures[source.name] = failures

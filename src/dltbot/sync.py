@@ -30,6 +30,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def event_counts(report: SyncReport) -> str:
+    """Return a report's events as "3 added, 1 removed" ("" for none)."""
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items()))
+
+
 def is_binary(data: bytes) -> bool:
     """Tell whether a version of the list file is not text (a NUL byte near the start)."""
     return b"\0" in data[:8192]

@@ -21,7 +21,7 @@ from telegram.ext import (
 from ..config import Config
 from ..errors import ConfigError
 from ..storage import Storage
-from ..sync import sync_all
+from ..sync import event_counts, sync_all
 from . import handlers
 from .push import Sender
 
@@ -126,8 +126,7 @@ def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:
         return "; ".join(
             f"{r.name}: {r.error}"
             if r.error
-            else f"{r.name}: {r.commits} commits, "
-            + (", ".join(f"{n} {k}" for k, n in sorted(r.events.items())) or "no events")
+            else f"{r.name}: {r.commits} commits, " + (event_counts(r) or "no events")
             for r in reports
         )
 

@@ -37,6 +37,23 @@ EVENT_COLUMNS = (
 )
 
 
+def add_filters(
+    where: list[str],
+    params: list[Any],
+    list_name: str | None = None,
+    words: str | None = None,
+    columns: Sequence[str] = (),
+) -> None:
+    """Append the usual conditions: the list's name (l.name), and every word of `words`
+    found, case-folded, in one of `columns`."""
+    if list_name:
+        where.append("l.name = ?")
+        params.append(list_name)
+    for word in (words or "").split():
+        where.append("(" + " OR ".join(f"instr(casefold({c}), ?)" for c in columns) + ")")
+        params.extend([word.casefold()] * len(columns))
+
+
 def _casefold(value: str | None) -> str:
     return value.casefold() if value else ""
 

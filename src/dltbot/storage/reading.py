@@ -16,6 +16,7 @@ from .base import (
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
     Connection,
+    add_filters,
     event_row,
     feed_event_row,
     stored_entry_row,
@@ -36,9 +37,7 @@ class ReadStore(Connection):
     ) -> list[StoredEvent]:
         """Return events, oldest first unless newest_first, filtered by list and kinds."""
         where, params = ["1"], list[Any]()
-        if list_name is not None:
-            where.append("l.name = ?")
-            params.append(list_name)
+        add_filters(where, params, list_name)
         if kinds:
             where.append(f"ev.kind IN ({', '.join('?' * len(kinds))})")
             params.extend(kinds)
@@ -80,9 +79,7 @@ class ReadStore(Connection):
                 "OR instr(casefold(e.section_text), ?))"
             )
             params.extend([word] * 3)
-        if list_name is not None:
-            where.append("l.name = ?")
-            params.append(list_name)
+        add_filters(where, params, list_name)
         sql = (
             f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id{joins} "
             f"WHERE {' AND '.join(where)} "
@@ -96,12 +93,7 @@ class ReadStore(Connection):
     ) -> StoredEntry | None:
         """Return a uniformly random current entry, optionally under headings matching words."""
         where, params = ["1"], list[Any]()
-        if list_name is not None:
-            where.append("l.name = ?")
-            params.append(list_name)
-        for word in (section or "").split():
-            where.append("instr(casefold(e.section_text), ?)")
-            params.append(word.casefold())
+        add_filters(where, params, list_name, section, ["e.section_text"])
         row = self.db.execute(
             f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
             f"WHERE {' AND '.join(where)} ORDER BY random() LIMIT 1",
@@ -137,12 +129,7 @@ class ReadStore(Connection):
         """
         where = [f"ev.kind IN ({', '.join('?' * len(kinds))})"]
         params: list[Any] = list(kinds)
-        if list_name is not None:
-            where.append("l.name = ?")
-            params.append(list_name)
-        for word in (section or "").split():
-            where.append("instr(casefold(ev.section), ?)")
-            params.append(word.casefold())
+        add_filters(where, params, list_name, section, ["ev.section"])
         if identities is not None:
             where.append("ev.identity IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(identities)))

@@ -13,6 +13,7 @@ from ..models import (
 )
 from .base import (
     Connection,
+    add_filters,
 )
 
 
@@ -113,15 +114,9 @@ class TelegramStore(Connection):
                     "ev.id > l.backfill_last_event",
                 ]
                 params: list[Any] = [cursor, top]
-                if list_name:
-                    where.append("l.name = ?")
-                    params.append(list_name)
-                for word in words.split():
-                    where.append(
-                        "(instr(casefold(ev.section), ?) OR instr(casefold(ev.title), ?) "
-                        "OR instr(casefold(ev.description), ?))"
-                    )
-                    params.extend([word.casefold()] * 3)
+                add_filters(
+                    where, params, list_name, words, ["ev.section", "ev.title", "ev.description"]
+                )
                 added += self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id) "
                     f"SELECT ?, ?, ev.id FROM events ev JOIN lists l ON l.id = ev.list_id "
