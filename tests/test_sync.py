@@ -14,7 +14,7 @@ V1 = "# Awesome\n\n## Papers\n\n- [One](https://one.org) first\n"
 V2 = V1 + "- [Two](https://two.org) second\n"
 
 
-def run(storage: Storage, repo: GitRepo, tmp_path: Path, **kwargs: str) -> None:
+def run(storage: Storage, repo: GitRepo, tmp_path: Path, **kwargs: object) -> None:
     report = sync_list(
         storage, ListSource(name="l", repo=str(repo.path), **kwargs), tmp_path / "clones"
     )
@@ -193,7 +193,7 @@ def test_invalid_utf8_and_large_file(repo: GitRepo, storage: Storage, tmp_path: 
     assert len(big) > 10_000_000
     repo.commit({"README.md": b"## Bad\n- [caf\xe9](https://cafe.org)\n"}, "latin-1")
     repo.commit({"README.md": big}, "big")
-    run(storage, repo, tmp_path)
+    run(storage, repo, tmp_path, max_file_bytes=20_000_000)
     events = [(e.kind, e.entry.title, e.commit.summary) for e in storage.events()]
     assert events[0] == ("added", "caf", "latin-1")
     assert events[1:] == [

@@ -39,6 +39,28 @@ def parse_duration(value: Any) -> int:
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"B": 1, "KB": 1_000, "MB": 1_000_000, "GB": 1_000_000_000}
+
+
+def parse_size(value: Any) -> int:
+    """Read a size such as 5MB, 500KB or a number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError("must be a size such as 5MB or 500KB")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError("must be a size such as 5MB or 500KB")
+        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").upper()])
+    if size < 1000:
+        raise ValueError("must be at least 1KB")
+    return size
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
 
 def data_dir() -> Path:
     """Return the data directory: $DLTBOT_DATA_DIR, else the user's XDG data directory."""
@@ -87,15 +109,25 @@ class ListConfig(_Strict):
             raise ValueError("transports such as ext:: are not allowed")
         return value
 
-    def source(self) -> ListSource:
+    def source(self, limits: SyncConfig | None = None) -> ListSource:
         """Return the list as sync takes it."""
+        limits = limits or SyncConfig()
         return ListSource(
             name=self.name or repo_name(self.repo),
             repo=self.repo,
             path=self.path,
             branch=self.branch,
             interval_seconds=self.interval,
+            git_timeout_seconds=limits.git_timeout,
+            max_file_bytes=limits.max_file_size,
         )
+
+
+class SyncConfig(_Strict):
+    """Limits on what one sync may cost: the remote and the list file are untrusted."""
+
+    git_timeout: Duration = 600  # a clone or fetch running longer is killed
+    max_file_size: Size = 5_000_000  # a larger list file marks the list failing
 
 
 class WebConfig(_Strict):
@@ -186,6 +218,7 @@ class Config(_Strict):
     web: WebConfig = Field(default_factory=WebConfig)
     feed: FeedConfig = Field(default_factory=FeedConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -213,7 +246,7 @@ class Config(_Strict):
 
     def sources(self) -> list[ListSource]:
         """Return the lists to follow."""
-        return [item.source() for item in self.lists]
+        return [item.source(self.sync) for item in self.lists]
 
 
 # Environment overrides, applied over the file: variable → key path.

@@ -20,6 +20,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import urls
+from .untrusted import xml_safe
+from .urls import safe_link
 from .models import FeedEvent
 
 EPOCH = "1970-01-01T00:00:00+00:00"
@@ -149,10 +151,14 @@ def period_key(date: str, period: Period) -> str:
 
 
 def render_atom(doc: FeedDoc) -> bytes:
-    """Return the Atom XML of a document."""
+    """Return the Atom XML of a document.
+
+    Text was cleaned at ingest (untrusted.py); xml_safe here again keeps a database written
+    before that from breaking every feed for good.
+    """
     generator = FeedGenerator()
     generator.id(doc.id)
-    generator.title(doc.title)
+    generator.title(xml_safe(doc.title))
     generator.subtitle(doc.subtitle)
     generator.author({"name": "dltbot"})
     generator.link(href=doc.self_url, rel="self", type="application/atom+xml")
@@ -170,16 +176,16 @@ def render_atom(doc: FeedDoc) -> bytes:
         generator.register_extension("history", _ArchiveExtension, atom=True, rss=False)
     for item in doc.items:
         entry = generator.add_entry(order="append")
-        entry.id(item.id)
-        entry.title(item.title)
+        entry.id(xml_safe(item.id))
+        entry.title(xml_safe(item.title))
         if item.link:
-            entry.link(href=item.link, rel="alternate")
-        entry.content(item.content_html, type="html")
-        entry.published(item.published)
-        entry.updated(item.updated)
-        entry.author({"name": item.author})
+            entry.link(href=xml_safe(item.link), rel="alternate")
+        entry.content(xml_safe(item.content_html), type="html")
+        entry.published(_valid_date(item.published))
+        entry.updated(_valid_date(item.updated))
+        entry.author({"name": xml_safe(item.author) or "unknown"})
         for category in item.categories:
-            entry.category(term=category)
+            entry.category(term=xml_safe(category))
     data: bytes = generator.atom_str(pretty=True)
     return data
 
@@ -205,14 +211,23 @@ def attr_html(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def safe_link(url: str) -> str | None:
-    """Return url if a reader may follow it (absolute http, https or mailto), else None."""
-    scheme = urlsplit(url).scheme.lower() if "://" in url or url.startswith("mailto:") else ""
-    return url if scheme in ("http", "https", "mailto") else None
+def _valid_date(date: str) -> str:
+    """Return a stored date as is, or read leniently if it is impossible (+99:59)."""
+    try:
+        datetime.fromisoformat(date).isoformat()
+    except ValueError:
+        return _parse(date).isoformat()
+    return date
 
 
 def _parse(date: str) -> datetime:
-    moment = datetime.fromisoformat(date)
+    try:
+        moment = datetime.fromisoformat(date)
+    except ValueError:  # an impossible offset (+99:59) stored before ingest clamped dates
+        try:
+            moment = datetime.fromisoformat(date[:19])
+        except ValueError:
+            moment = datetime.fromisoformat(EPOCH)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

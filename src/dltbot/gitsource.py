@@ -6,6 +6,12 @@ import hashlib
 import logging
 import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,12 +20,25 @@ import git
 
 from .errors import GitSourceError, ListFileMissingError
 from .models import Commit
+from .untrusted import clean_line, commit_date, redact
 
 log = logging.getLogger(__name__)
 
 _NULL_SHA = "0" * 40
-_FIELD = "\x1f"
-_RECORD = "\x1e"
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_REFSPEC = "+refs/heads/*:refs/heads/*"
+# File modes of a tree entry that are not a regular file: a symlink and a gitlink (submodule).
+SYMLINK, GITLINK = "120000", "160000"
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+# Stall detection: an https transfer slower than 1 KB/s for a minute is given up; ssh gives up
+# on a server that does not answer within 30 s or stops answering keep-alives.
+_NETWORK_CONFIG = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60")
+_SSH_COMMAND = (
+    "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 "
+    "-o ServerAliveCountMax=4"
+)
+
+StopCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +47,12 @@ class Version:
 
     commit: Commit
     blob: str | None  # None: the commit deleted the file
+    mode: str = "100644"  # SYMLINK or GITLINK: not a list file's text
+
+    @property
+    def regular(self) -> bool:
+        """Tell whether the version is a file (not deleted, not a symlink or submodule)."""
+        return self.blob is not None and self.mode not in (SYMLINK, GITLINK)
 
 
 def check_repo_url(repo: str) -> None:
@@ -52,36 +77,100 @@ def clone_dir_for(clones: Path, name: str, repo: str) -> Path:
     return clones / f"{safe}-{digest}.git"
 
 
-def open_repo(repo: str, path: Path) -> git.Repo:
+def open_repo(
+    repo: str, path: Path, timeout: float = 600, should_stop: StopCheck | None = None
+) -> git.Repo:
     """Clone the remote into a bare repository at path, or fetch it if it is there already.
 
     Branches are fetched into refs/heads with --prune and forced updates, so a force-push
-    upstream replaces the branch here too.
+    upstream replaces the branch here too. The clone is made in a temporary folder and renamed
+    into place once set up, so a clone killed halfway leaves nothing that looks finished; a
+    clone whose fetch refspec is missing (made by an older dltbot and interrupted) is repaired.
+    Clone and fetch give up after `timeout` seconds, on a stalled transfer, or when
+    `should_stop` says so (the service is shutting down).
     """
     check_repo_url(repo)
     if os.path.exists(repo) and not os.path.isabs(repo):
         repo = os.path.abspath(repo)
+    shown = redact(repo)
     try:
         if (path / "HEAD").exists():
             repository = git.Repo(path)
-            repository.git.fetch("--prune", "--quiet", "origin")
+            _ensure_refspec(repository)
+            _run_network(["--git-dir", str(path), "fetch", "--prune", "--quiet", "origin"],
+                         shown, timeout, should_stop)  # fmt: skip
             return repository
         path.parent.mkdir(parents=True, exist_ok=True)
-        repository = git.Repo.clone_from(repo, path, bare=True, multi_options=["--quiet"])
-        with repository.config_writer() as config:
-            config.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/heads/*")
-        return repository
+        temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            _run_network(["clone", "--bare", "--quiet", "--", repo, str(temp)],
+                         shown, timeout, should_stop)  # fmt: skip
+            _ensure_refspec(git.Repo(temp))
+            os.rename(temp, path)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return git.Repo(path)
     except git.GitCommandError as error:
-        raise GitSourceError(f"repository {repo!r}: {_git_message(error)}") from error
+        raise GitSourceError(f"repository {shown!r}: {_git_message(error)}") from error
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, OSError) as error:
-        raise GitSourceError(f"repository {repo!r}: {error}") from error
+        raise GitSourceError(f"repository {shown!r}: {redact(str(error))}") from error
+
+
+def _ensure_refspec(repository: git.Repo) -> None:
+    with repository.config_reader() as reader:
+        current = reader.get_value('remote "origin"', "fetch", default="")
+    if current != _REFSPEC:
+        with repository.config_writer() as config:
+            config.set_value('remote "origin"', "fetch", _REFSPEC)
+
+
+def _run_network(
+    args: list[str], shown: str, timeout: float, should_stop: StopCheck | None
+) -> None:
+    """Run a git command that talks to a remote, killing it (and its ssh or https helper) on
+    timeout or when asked to stop. Credentials are never prompted for."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    env.setdefault("GIT_SSH_COMMAND", _SSH_COMMAND)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            ["git", *_NETWORK_CONFIG, *args], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=errors, env=env, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        reason = None
+        while process.poll() is None:
+            if should_stop is not None and should_stop():
+                reason = "stopped: the service is shutting down"
+            elif time.monotonic() > deadline:
+                reason = f"timed out after {timeout:.0f}s (sync.git_timeout)"
+            if reason:
+                _kill_group(process)
+                raise GitSourceError(f"repository {shown!r}: {reason}")
+            try:
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        if process.returncode:
+            errors.seek(0)
+            text = errors.read(64 * 1024).decode("utf-8", "replace")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            message = lines[-1] if lines else f"git exited with status {process.returncode}"
+            raise GitSourceError(f"repository {shown!r}: {redact(clean_line(message, 500))}")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def _git_message(error: git.GitCommandError) -> str:
     """Return git's own complaint, one line, without the command (it may hold credentials)."""
     text = str(error.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else f"git exited with status {error.status}"
+    return redact(clean_line(lines[-1], 500)) if lines else f"git exited with status {error.status}"
 
 
 def default_branch(repository: git.Repo) -> str:
@@ -118,40 +207,147 @@ def head_commit(repository: git.Repo, branch: str) -> str:
 
 
 def commit_info(repository: git.Repo, sha: str) -> Commit:
-    """Return what events record about a commit."""
-    out: str = repository.git.show("-s", f"--format=%H{_FIELD}%cI{_FIELD}%an{_FIELD}%s", sha, "--")
-    full, date, author, summary = out.split(_FIELD, 3)
-    return Commit(full, date, author, summary)
+    """Return what events record about a commit, read from the commit object itself.
+
+    Nothing in a commit's text can forge a field: the sha is the one asked for, the date is
+    the committer line's number (clamped to what is possible), and the author and subject are
+    cleaned of controls and invisible characters.
+    """
+    try:
+        data = repository.odb.stream(bytes.fromhex(sha)).read()
+    except (ValueError, OSError) as error:
+        raise GitSourceError(f"cannot read commit {sha[:12]}: {error}") from error
+    return parse_commit(sha, data)
+
+
+def parse_commit(sha: str, data: bytes) -> Commit:
+    """Return a commit's sha, committer date, author name and subject from its raw object."""
+    head, _, message = data.partition(b"\n\n")
+    message = message.lstrip(b"\n")
+    fields: dict[bytes, bytes] = {}
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key and not line.startswith(b" "):
+            fields.setdefault(key, value)  # the first of each header (continuations skipped)
+    encoding = fields.get(b"encoding", b"utf-8").decode("ascii", "replace").strip()
+    author = fields.get(b"author", b"").rpartition(b" <")[0]
+    date = commit_date(*_when(fields.get(b"committer", b"")))
+    subject = b" ".join(message.split(b"\n\n", 1)[0].split(b"\n"))
+    return Commit(
+        sha,
+        date,
+        clean_line(_decode(author, encoding), 200),
+        clean_line(_decode(subject, encoding), 500),
+    )
+
+
+def _when(ident: bytes) -> tuple[int, int]:
+    """Return (timestamp, offset in minutes) from `Name <email> 1700000000 +0800`."""
+    parts = ident.rpartition(b">")[2].split()
+    try:
+        timestamp = int(parts[0])
+        zone = parts[1].decode("ascii")
+        sign = -1 if zone.startswith("-") else 1
+        digits = zone.lstrip("+-")
+        offset = sign * (int(digits[:-2] or 0) * 60 + int(digits[-2:]))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return 0, 0
+    return timestamp, offset
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding or "utf-8", "replace")
+    except LookupError:  # an encoding header naming no codec
+        return data.decode("utf-8", "replace")
 
 
 def find_list_file(repository: git.Repo, rev: str, wanted: str) -> str:
-    """Return the path of the list file at rev, matched case-insensitively (readme.md)."""
+    """Return the path of the list file at rev, matched case-insensitively (readme.md).
+
+    A symlink or a submodule there is not a list file: the list fails with that reason.
+    """
     try:
-        names: str = repository.git.ls_tree("-r", "--name-only", rev, "--")
+        listing: str = repository.git.ls_tree("-r", "-z", "--full-tree", rev, "--")
     except git.GitCommandError as error:
         raise GitSourceError(f"cannot list files at {rev[:12]}: {_git_message(error)}") from error
-    paths = names.splitlines()
-    if wanted in paths:
-        return wanted
-    for path in paths:
-        if path.casefold() == wanted.casefold():
-            return path
-    raise ListFileMissingError(f"list file {wanted!r} not found at commit {rev[:12]}")
+    modes: dict[str, str] = {}
+    for record in listing.split("\0"):
+        meta, tab, name = record.partition("\t")
+        if tab:
+            modes[name] = meta.split(" ", 1)[0]
+    found = wanted if wanted in modes else None
+    if found is None:
+        found = next((p for p in modes if p.casefold() == wanted.casefold()), None)
+    if found is None:
+        raise ListFileMissingError(f"list file {wanted!r} not found at commit {rev[:12]}")
+    if modes[found] in (SYMLINK, GITLINK):
+        kind = "a symbolic link" if modes[found] == SYMLINK else "a submodule"
+        raise GitSourceError(
+            f"list file {found!r} at commit {rev[:12]} is {kind}, not a file; "
+            "set the list's path to the file itself"
+        )
+    return found
 
 
-def read_file(repository: git.Repo, rev: str, path: str) -> bytes:
-    """Return the bytes of path at rev."""
+def blob_at(repository: git.Repo, rev: str, path: str) -> str:
+    """Return the sha of path's blob at rev."""
     try:
         sha: str = repository.git.rev_parse("--verify", f"{rev}:{path}")
     except git.GitCommandError as error:
         raise ListFileMissingError(f"list file {path!r} not found at {rev[:12]}") from error
-    return read_blob(repository, sha.strip())
+    return sha.strip()
 
 
-def read_blob(repository: git.Repo, sha: str) -> bytes:
-    """Return the bytes of a blob (through one long-running `git cat-file --batch`)."""
-    data: bytes = repository.odb.stream(bytes.fromhex(sha)).read()
+def read_file(repository: git.Repo, rev: str, path: str, max_size: int | None = None) -> bytes:
+    """Return the bytes of path at rev."""
+    return read_blob(repository, blob_at(repository, rev, path), max_size)
+
+
+def blob_size(repository: git.Repo, sha: str) -> int:
+    """Return a blob's size in bytes without reading it."""
+    try:
+        size: int = repository.odb.info(bytes.fromhex(sha)).size
+    except (ValueError, OSError) as error:
+        raise GitSourceError(f"cannot read object {sha[:12]}: {error}") from error
+    return size
+
+
+def read_blob(repository: git.Repo, sha: str, max_size: int | None = None) -> bytes:
+    """Return the bytes of a blob (through one long-running `git cat-file --batch`).
+
+    A blob over max_size raises FileTooLargeError before it is read.
+    """
+    if max_size is not None and (size := blob_size(repository, sha)) > max_size:
+        raise FileTooLargeError(size, max_size)
+    try:
+        data: bytes = repository.odb.stream(bytes.fromhex(sha)).read()
+    except (ValueError, OSError) as error:
+        raise GitSourceError(f"cannot read object {sha[:12]}: {error}") from error
     return data
+
+
+def check_file_size(repository: git.Repo, rev: str, path: str, limit: int) -> None:
+    """Raise FileTooLargeError if path at rev is over limit bytes."""
+    size = blob_size(repository, blob_at(repository, rev, path))
+    if size > limit:
+        raise FileTooLargeError(size, limit)
+
+
+class FileTooLargeError(GitSourceError):
+    """A version of the list file is over the size limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"list file is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit "
+            "(sync.max_file_size)"
+        )
+        self.size = size
+
+
+def is_lfs_pointer(data: bytes) -> bool:
+    """Tell whether a version holds a Git LFS pointer instead of the file's text."""
+    return data.startswith(_LFS_POINTER)
 
 
 def is_ancestor(repository: git.Repo, ancestor: str, rev: str) -> bool:
@@ -171,43 +367,34 @@ def list_versions(
     Only commits whose list file differs from their first parent's are yielded. A merge's
     second parent is not walked: its commits reach us through the merge, which is diffed
     against the first parent, so a merged stale branch cannot invent removals.
+
+    `git log` prints only shas and NUL-separated raw diff lines (nothing a commit's author
+    writes); each commit's date, author and subject are read from its object (commit_info).
     """
     rev_range = f"{since}..{head}" if since else head
     try:
         out: str = repository.git.log(
-            "--first-parent",
-            "--reverse",
-            "--diff-merges=first-parent",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            f"--format={_RECORD}%H{_FIELD}%cI{_FIELD}%an{_FIELD}%s",
-            rev_range,
-            "--",
-            path,
-        )
+            "--first-parent", "--reverse", "--diff-merges=first-parent", "--raw", "-z",
+            "--no-abbrev", "--no-renames", "--format=%H", rev_range, "--", path,
+        )  # fmt: skip
     except git.GitCommandError as error:
         raise GitSourceError(
             f"cannot read the history of {path!r}: {_git_message(error)}"
         ) from error
+    changes: list[tuple[str, str, str]] = []  # (commit, mode, blob) for path
+    sha = None
+    tokens = iter(out.split("\0"))
+    for token in tokens:
+        token = token.strip("\n")
+        if token.startswith(":"):
+            name = next(tokens, "")
+            _, mode, _, blob, _ = (token[1:].split() + [""] * 5)[:5]
+            if name == path and sha is not None:
+                changes.append((sha, mode, blob))
+        elif _SHA.match(token):
+            sha = token
     versions = []
-    for record in out.split(_RECORD)[1:]:
-        header, _, raw = record.partition("\n")
-        sha, date, author, summary = header.split(_FIELD, 3)
-        blob = _blob_from_raw(raw, path)
-        if blob is None:
-            continue  # the path differs only in case, or the commit left it as it was
-        commit = Commit(sha, date, author, summary)
-        versions.append(Version(commit, None if blob == _NULL_SHA else blob))
+    for sha, mode, blob in changes:
+        commit = commit_info(repository, sha)
+        versions.append(Version(commit, None if blob == _NULL_SHA else blob, mode))
     return versions
-
-
-def _blob_from_raw(raw: str, path: str) -> str | None:
-    """Return the new blob sha of path in `git log --raw` lines, or None if not listed."""
-    for line in raw.splitlines():
-        if not line.startswith(":"):
-            continue
-        meta, _, name = line.partition("\t")
-        if name == path:
-            return meta.split()[3]
-    return None

@@ -58,6 +58,8 @@ class ListSource:
     path: str | None = None  # None: README.md, found case-insensitively
     branch: str | None = None  # None: the remote's HEAD branch
     interval_seconds: int = 900
+    git_timeout_seconds: int = 600  # a clone or fetch running longer is killed
+    max_file_bytes: int = 5_000_000  # a list file larger than this is not parsed
 
 
 @dataclass(slots=True)

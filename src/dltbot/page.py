@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
-from .feed import period_key, safe_link
+from .feed import period_key
+from .untrusted import redact, xml_safe
+from .urls import safe_link
 from .models import FeedEvent, ListState, StoredEntry
 
 _STYLE = """
@@ -74,13 +76,15 @@ def index_page(
         prefix = f"{base}/lists/{quote(state.name)}"
         status = ""
         if state.status == "failing":
-            status = f' <span class="failing">sync failing: {escape(state.last_error or "")}</span>'
+            error = redact(state.last_error or "")
+            status = f' <span class="failing">sync failing: {escape(error)}</span>'
         out.append(f'<section id="list-{escape(state.name)}"><h2>{escape(state.name)}</h2>')
+        repo = redact(state.repo)  # credentials in a configured URL are never shown
         out.append(
-            f'<p class="meta">{count} entries · <a href="{escape(state.repo)}" rel="noopener">'
-            f"{escape(state.repo)}</a>{status}</p>"
-            if safe_link(state.repo)
-            else f'<p class="meta">{count} entries · {escape(state.repo)}{status}</p>'
+            f'<p class="meta">{count} entries · <a href="{escape(repo)}" rel="noopener">'
+            f"{escape(repo)}</a>{status}</p>"
+            if safe_link(repo)
+            else f'<p class="meta">{count} entries · {escape(repo)}{status}</p>'
         )
         out.append(
             f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">Atom feed</a>'
@@ -101,7 +105,7 @@ def index_page(
             out.append("</ul>")
         out.append("</section>")
     out.append("</body></html>\n")
-    return "".join(out)
+    return xml_safe("".join(out))  # rows stored before ingest cleaned them
 
 
 def _entry_item(title: str, url: str, section: Sequence[str], description: str) -> str:
@@ -132,4 +136,4 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str) -> str:
             )
         out.append("</ul>")
     out.append("</body></html>\n")
-    return "".join(out)
+    return xml_safe("".join(out))  # rows stored before ingest cleaned them

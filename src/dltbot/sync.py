@@ -15,6 +15,7 @@ from pathlib import Path
 from . import gitsource, urls
 from .diff import DiffState, diff_entries
 from .errors import ConcurrentSyncError, DltbotError, ListFileMissingError
+from .untrusted import redact
 from .listparse import ListParser, ParsedList
 from .models import Commit, ListSource, SyncReport
 from .storage import Storage
@@ -35,9 +36,13 @@ def event_counts(report: SyncReport) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items()))
 
 
-def is_binary(data: bytes) -> bool:
-    """Tell whether a version of the list file is not text (a NUL byte near the start)."""
-    return b"\0" in data[:8192]
+def not_text(data: bytes) -> str | None:
+    """Say why a version of the list file is not a list's text, or None if it is."""
+    if b"\0" in data[:8192]:
+        return "is not text"
+    if gitsource.is_lfs_pointer(data):
+        return "is a Git LFS pointer"
+    return None
 
 
 def sync_all(
@@ -50,12 +55,9 @@ def sync_all(
     """Sync every list; one failing list never stops the others."""
     reports = []
     for source in sources:
-        try:
-            report = sync_list(storage, source, clones, progress(source.name) if progress else None)
-        except Exception as error:  # a bug must not stop the other lists either
-            log.exception("list %s: sync failed unexpectedly", source.name)
-            report = SyncReport(source.name, error=f"unexpected error: {error!r}")
-        reports.append(report)
+        reports.append(
+            sync_list(storage, source, clones, progress(source.name) if progress else None)
+        )
     return reports
 
 
@@ -78,13 +80,17 @@ def sync_list(
     started = time.monotonic()
     report = SyncReport(source.name)
     state = storage.ensure_list(source.name, source.repo)
+    walker: _Walker | None = None
     try:
         repository = gitsource.open_repo(
-            source.repo, gitsource.clone_dir_for(clones, source.name, source.repo)
-        )
+            source.repo, gitsource.clone_dir_for(clones, source.name, source.repo),
+            source.git_timeout_seconds, should_stop,
+        )  # fmt: skip
         branch = source.branch or gitsource.default_branch(repository)
         head = gitsource.head_commit(repository, branch)
         path = gitsource.find_list_file(repository, head, source.path or state.path or "README.md")
+        # A list file over the limit at the head fails the list before anything is parsed.
+        gitsource.check_file_size(repository, head, path, source.max_file_bytes)
         storage.set_tracking(state.id, path, branch)
         base_url = urls.blob_base(source.repo, branch, path)
         parser = (parsers or {}).get(source.name)
@@ -107,7 +113,7 @@ def sync_list(
             )
             walker.process(
                 gitsource.commit_info(repository, head),
-                gitsource.read_file(repository, head, path),
+                gitsource.read_file(repository, head, path, source.max_file_bytes),
             )
         else:
             versions = gitsource.list_versions(repository, path, head, since=state.head)
@@ -116,10 +122,14 @@ def sync_list(
                     report.stopped = True
                     break
                 # Read one blob at a time: a backfill's versions together are gigabytes.
-                blob = version.blob
-                walker.process(
-                    version.commit, None if blob is None else gitsource.read_blob(repository, blob)
-                )
+                if version.blob is None:
+                    walker.skip(version.commit, "deleted")
+                elif not version.regular:
+                    walker.skip(version.commit, "is a symbolic link or a submodule")
+                elif gitsource.blob_size(repository, version.blob) > source.max_file_bytes:
+                    walker.skip(version.commit, "is over sync.max_file_size")
+                else:
+                    walker.process(version.commit, gitsource.read_blob(repository, version.blob))
                 if progress:
                     progress(done, len(versions))
         if not report.stopped:
@@ -133,21 +143,29 @@ def sync_list(
         report.error = str(error)
         log.warning("list %s: %s", source.name, error)
         return report
-    except (DltbotError, OSError) as error:
+    except Exception as error:
+        # Every failure marks the list failing with its reason, a bug's included: a list that
+        # stays "ok" while it never moves again is the one failure nobody would notice.
         if parsers is not None:
             parsers.pop(source.name, None)
-        message = str(error)
-        if isinstance(error, ListFileMissingError):
-            message += " (deleted or renamed?); set the list's path to follow it"
+        if isinstance(error, (DltbotError, OSError)):
+            message = redact(str(error))
+            if isinstance(error, ListFileMissingError):
+                message += " (deleted or renamed?); set the list's path to follow it"
+            log.warning("list %s failed: %s", source.name, message)
+        else:
+            message = redact(f"unexpected error: {type(error).__name__}: {error}")[:500]
+            log.exception("list %s: sync failed unexpectedly", source.name)
         storage.mark_failing(state.id, message, now_iso())
         report.error = message
-        log.warning("list %s failed: %s", source.name, message)
         return report
     finally:
         report.seconds = time.monotonic() - started
-    report.commits = walker.commits
-    report.events = walker.counts
+        if walker is not None:
+            report.commits = walker.commits
+            report.events = walker.counts
     return report
+
 
 
 class _Walker:
@@ -165,22 +183,26 @@ class _Walker:
         self.counts: dict[str, int] = {}
         self.last: ParsedList | None = None
 
-    def process(self, commit: Commit, data: bytes | None) -> None:
-        """Record the events of one version of the list file."""
+    def skip(self, commit: Commit, reason: str) -> None:
+        """Record a commit whose version is not a list (deleted, binary, a symlink, too large).
+
+        Such a version is not a list that lost every entry: the next good version is diffed
+        against the last good one.
+        """
         self.commits += 1
-        if data is None or is_binary(data):
-            # A deleted or binary version is not a list that lost every entry: skip it, and
-            # diff the next good version against the last good one.
-            log.warning(
-                "commit %s: list file %s; skipped",
-                commit.sha[:12],
-                "deleted" if data is None else "is not text",
-            )
-            with self.storage.atomic():
-                self.storage.record_commit(self.list_id, commit, (), (), (), self.head)
-            self.head = commit.sha
-            self.parser.synced_to = commit.sha  # the skipped version changed no state
+        log.warning("commit %s: list file %s; skipped", commit.sha[:12], reason)
+        with self.storage.atomic():
+            self.storage.record_commit(self.list_id, commit, (), (), (), self.head)
+        self.head = commit.sha
+        self.parser.synced_to = commit.sha  # the skipped version changed no state
+
+    def process(self, commit: Commit, data: bytes) -> None:
+        """Record the events of one version of the list file."""
+        reason = not_text(data)
+        if reason is not None:
+            self.skip(commit, reason)
             return
+        self.commits += 1
         parsed = self.parser.parse(data)
         new = parsed.by_identity
         old = self.state.current

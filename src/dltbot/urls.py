@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+from .untrusted import unsafe_char
 
 
 def clean(raw: str) -> str:
@@ -15,7 +17,19 @@ def clean(raw: str) -> str:
     url = raw.strip()
     while len(url) >= 2 and url[0] + url[-1] in ("()", "<>"):
         url = url[1:-1].strip()
+    if not url.isprintable() or not url.isascii():
+        # Controls, bidi overrides, U+FFFF…: percent-encoded, so the link still works and no
+        # feed, page or terminal receives the raw character.
+        url = "".join(_encode_unsafe(ch) for ch in url)
     return url
+
+
+def _encode_unsafe(ch: str) -> str:
+    if not unsafe_char(ch):
+        return ch
+    if 0xD800 <= ord(ch) <= 0xDFFF:
+        return ""  # a lone surrogate has no UTF-8 form
+    return quote(ch, safe="")
 
 
 def resolve(url: str, base: str | None) -> str:
@@ -129,3 +143,15 @@ def commit_url(remote: str, sha: str) -> str | None:
     if web is None:
         return None
     return f"{web}/-/commit/{sha}" if "gitlab" in web else f"{web}/commit/{sha}"
+
+
+def safe_link(url: str) -> str | None:
+    """Return url if a reader may follow it (absolute http, https or mailto), else None.
+
+    The one rule for every output (page, feeds, Telegram, JSON): javascript:, data:, file:,
+    tg: and relative links are shown as text, never as links.
+    """
+    scheme = urlsplit(url).scheme.lower() if "://" in url or url.startswith("mailto:") else ""
+    if scheme not in ("http", "https", "mailto"):
+        return None
+    return url if url.isprintable() else None

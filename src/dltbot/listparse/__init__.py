@@ -219,5 +219,6 @@ def _parse_chunk(
     def resolve_reference(link: Any) -> tuple[str, str] | None:
         return refs.get(_normalise_label(link["reference"]))
 
-    events = list(pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference))
+    # The lazy event stream, never a list: a 5 MB file is millions of events.
+    events = pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference)
     yield from EventWalker(events, base_url).records()

@@ -7,18 +7,21 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from ..untrusted import is_noncharacter
+
 # Decorations on extracted plain text (never on Markdown): emoji shortcodes such as :tada:, and
 # hand-written numbering such as "2+.", "6.1", "3)" at the start of a title or description.
 _SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)+[.)+]*|\d+[.)+]+)(?=\s|$)\s*")
 _LEADING_SEPARATORS = " \t:：-–—,，、|;；.。+*"
 _SPACE = re.compile(r"\s+")
-_CONTROLS = {code: " " for code in [*range(32), 127]}
+_CONTROLS = {code: " " for code in [*range(32), *range(127, 160)]}
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def clean_text(text: str) -> str:
-    """Return text without emoji, shortcodes, zero-width characters or runs of white space.
+    """Return text without emoji, shortcodes, controls, invisible or non-XML characters
+    (untrusted.unsafe_char), or runs of white space.
 
     Cached: a backfill cleans the same lines again each time their chunk is parsed.
     """
@@ -33,8 +36,10 @@ def clean_text(text: str) -> str:
         if ch in "\u200d\ufe0f\ufe0e\u200b":
             continue
         cat = unicodedata.category(ch)
-        if cat == "So" or cat == "Cs" or (cat == "Sk" and ord(ch) > 0x2000):
-            continue
+        if cat in ("So", "Cs", "Cf") or (cat == "Sk" and ord(ch) > 0x2000):
+            continue  # emoji; lone surrogates; bidi overrides, zero-width characters, BOM
+        if is_noncharacter(ord(ch)):
+            continue  # U+FFFE, U+FFFF, …: XML cannot hold them
         kept.append(ch)
     return _SPACE.sub(" ", "".join(kept)).strip()
 
@@ -59,12 +64,14 @@ def _is_cjk(ch: str) -> bool:
 
 def join_text(parts: Iterable[str]) -> str:
     """Join pieces of text with one space, or none between two CJK characters."""
-    out = ""
+    out: list[str] = []
+    last = ""
     for part in parts:
         part = part.strip()
         if not part:
             continue
-        if out and not (_is_cjk(out[-1]) and _is_cjk(part[0])):
-            out += " "
-        out += part
-    return out
+        if out and not (_is_cjk(last) and _is_cjk(part[0])):
+            out.append(" ")
+        out.append(part)
+        last = part[-1]
+    return "".join(out)

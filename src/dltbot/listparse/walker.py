@@ -17,6 +17,9 @@ class _Seg:
 
     text: str
     url: str | None = None  # set for links
+    # Folded link-less lines waiting to be joined (_fold): joining as they come would copy
+    # the growing text once per line.
+    parts: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -32,6 +35,41 @@ class _Item:
 Heading = tuple[int, str]
 _INLINE_WRAPPERS = ("Emphasis", "Strong", "Strikethrough", "Superscript", "Subscript")
 Record = Heading | Entry
+
+
+def _fold(lines: list[list[_Seg]], keep: int = 0) -> None:
+    """Fold the last finished line into the one before when neither holds a link.
+
+    Called when a new (empty) line was just opened, so lines[-2] is the finished one. What the
+    entry code does with consecutive link-less lines is join their text, so joining them now
+    gives the same text. The first `keep` lines stay apart (an item's first line is its label).
+    """
+    if len(lines) - 3 < keep:
+        return
+    done, before = lines[-2], lines[-3]
+    if len(done) == 1 and len(before) == 1 and done[0].url is None and before[0].url is None:
+        if before[0].parts is None:  # the common case, one plain text per line, made cheap
+            lines[-3] = [_Seg("", None, [before[0].text, done[0].text])]
+        else:
+            before[0].parts.append(done[0].text)
+        del lines[-2]
+        return
+    if not before or any(seg.url is not None for seg in (*before, *done)):
+        return
+    if len(before) != 1 or before[0].parts is None:
+        lines[-3] = before = [_Seg("", None, [join_text(seg.text for seg in before)])]
+    parts = before[0].parts
+    assert parts is not None
+    parts.append(join_text(seg.text for seg in done))
+    del lines[-2]
+
+
+def _finish(lines: list[list[_Seg]]) -> list[list[_Seg]]:
+    """Drop empty lines and join the text of folded ones."""
+    for line in lines:
+        if len(line) == 1 and line[0].parts is not None:
+            line[0] = _Seg(join_text(line[0].parts))
+    return [line for line in lines if line]
 
 
 def _apply_inline(event: Any, lines: list[list[_Seg]], link: _Seg | None) -> _Seg | None:
@@ -56,147 +94,142 @@ def _apply_inline(event: Any, lines: list[list[_Seg]], link: _Seg | None) -> _Se
     return link
 
 
-class EventWalker:
-    """Turn one chunk's parser events into headings and entries."""
+# Nested lists deeper than this are read as text of the item at the limit: real lists nest a
+# few levels, and a hostile one 500 levels deep must not exhaust the stack.
+MAX_DEPTH = 24
 
-    def __init__(self, events: list[Any], base_url: str | None) -> None:
-        self.events = events
+
+class EventWalker:
+    """Turn one chunk's parser events into headings and entries.
+
+    The events are read once, in order, from an iterator: the parser's lazy event stream is
+    never held whole in memory (a 5 MB paragraph is millions of events).
+    """
+
+    def __init__(self, events: Iterable[Any], base_url: str | None) -> None:
+        self.events = iter(events)
         self.base_url = base_url
 
     def records(self) -> Iterator[Record]:
-        events = self.events
-        i = 0
-        n = len(events)
-        while i < n:
-            event = events[i]
+        for event in self.events:
             if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "Heading" in tag:
-                    segs, i = self._inline(i + 1)
+                    segs = self._inline()
                     level = int(tag["Heading"]["level"][1])
                     yield (level, clean_text(join_text(s.text for s in segs)))
-                    continue
-                if isinstance(tag, dict) and "List" in tag:
-                    items, i = self._list(i + 1)
-                    for item in items:
+                elif isinstance(tag, dict) and "List" in tag:
+                    for item in self._list(1):
                         yield from self._item_entries(item, (), None)[0]
-                    continue
-                if tag == "Paragraph":
-                    lines, i = self._lines(i + 1)
-                    yield from self._paragraph_entries(lines)
-                    continue
-                if isinstance(tag, dict) and "Table" in tag:
-                    rows, i = self._table(i + 1)
-                    yield from self._row_entries(rows)
-                    continue
-                if (isinstance(tag, dict) and "CodeBlock" in tag) or tag == "HtmlBlock":
-                    i = self._skip(i + 1)
-                    continue
-            i += 1
+                elif tag == "Paragraph":
+                    yield from self._paragraph_entries(self._lines())
+                elif isinstance(tag, dict) and "Table" in tag:
+                    yield from self._row_entries(self._table())
+                elif (isinstance(tag, dict) and "CodeBlock" in tag) or tag == "HtmlBlock":
+                    self._skip()
 
     # --- building blocks -------------------------------------------------------------------
 
-    def _skip(self, i: int) -> int:
-        """Skip to just past the end of the block whose start is before i."""
+    def _skip(self) -> None:
+        """Skip to just past the end of the block whose start was just read."""
         depth = 1
-        while i < len(self.events) and depth:
-            event = self.events[i]
+        for event in self.events:
             if isinstance(event, dict):
                 if "Start" in event:
                     depth += 1
                 elif "End" in event:
                     depth -= 1
-            i += 1
-        return i
+                    if not depth:
+                        return
 
-    def _inline(self, i: int) -> tuple[list[_Seg], int]:
+    def _inline(self) -> list[_Seg]:
         """Read inline content up to the end of the enclosing block, as one line."""
-        lines, i = self._lines(i)
-        return [seg for line in lines for seg in line], i
+        return [seg for line in self._lines() for seg in line]
 
-    def _lines(self, i: int) -> tuple[list[list[_Seg]], int]:
-        """Read inline content up to the end of the enclosing block, split at line breaks."""
+    def _lines(self, flat: bool = False) -> list[list[_Seg]]:
+        """Read inline content up to the end of the enclosing block, split at line breaks.
+
+        Runs of link-less lines are folded into one as they come: a paragraph of millions of
+        lines keeps one string, not millions of lists. With `flat`, nested blocks (lists
+        past MAX_DEPTH) are read as more lines of the same text.
+        """
         lines: list[list[_Seg]] = [[]]
         link: _Seg | None = None
         depth = 1
-        events = self.events
-        while i < len(events):
-            event = events[i]
-            i += 1
+        for event in self.events:
             if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "Link" in tag:
                     link = _Seg("", self._url(tag["Link"]["dest_url"]))
                 elif isinstance(tag, dict) and "Image" in tag:
-                    i = self._skip(i)  # alt text is not the entry's text
+                    self._skip()  # alt text is not the entry's text
                     continue
+                elif flat and (tag == "Item" or tag == "Paragraph"):
+                    lines.append([])
                 depth += 1
                 continue
             if isinstance(event, dict) and "End" in event:
                 depth -= 1
                 if depth == 0:
                     break
+            before = len(lines)
             link = _apply_inline(event, lines, link)
-        return [line for line in lines if line], i
+            if len(lines) > before and len(lines) >= 3:
+                _fold(lines)
+        return _finish(lines)
 
     def _url(self, dest: str) -> str:
         return urls.resolve(urls.clean(dest), self.base_url)
 
-    def _list(self, i: int) -> tuple[list[_Item], int]:
+    def _list(self, depth: int) -> list[_Item]:
         """Read a list's items up to the end of the list."""
         items: list[_Item] = []
-        events = self.events
-        while i < len(events):
-            event = events[i]
+        for event in self.events:
             if isinstance(event, dict) and "End" in event:
-                return items, i + 1
+                break
             if isinstance(event, dict) and event.get("Start") == "Item":
-                item, i = self._item(i + 1)
-                items.append(item)
-                continue
-            i += 1
-        return items, i
+                items.append(self._item(depth))
+        return items
 
-    def _item(self, i: int) -> tuple[_Item, int]:
+    def _item(self, depth: int) -> _Item:
         """Read one list item: its text (tight or in paragraphs) and its nested lists."""
         item = _Item()
         link: _Seg | None = None
-        events = self.events
-        while i < len(events):
-            event = events[i]
-            i += 1
+        for event in self.events:
             if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "List" in tag:
-                    children, i = self._list(i)
-                    item.children.extend(children)
+                    if depth < MAX_DEPTH:
+                        item.children.extend(self._list(depth + 1))
+                    else:
+                        item.lines.extend(self._lines(flat=True))
                 elif tag == "Paragraph" or (isinstance(tag, dict) and "Heading" in tag):
-                    lines, i = self._lines(i)
-                    item.lines.extend(lines)
+                    item.lines.extend(self._lines())
                 elif isinstance(tag, dict) and "Link" in tag:
                     link = _Seg("", self._url(tag["Link"]["dest_url"]))
                     continue
                 elif tag in _INLINE_WRAPPERS:
                     continue
                 else:
-                    i = self._skip(i)  # images, code blocks, tables, quotes inside items
+                    self._skip()  # images, code blocks, tables, quotes inside items
                 item.lines.append([])
                 continue
             if isinstance(event, dict) and event.get("End") == "Item":
                 break
+            before = len(item.lines)
             link = _apply_inline(event, item.lines, link)
-        item.lines = [line for line in item.lines if line]
-        return item, i
+            if len(item.lines) > before and len(item.lines) >= 4:
+                _fold(item.lines, keep=1)
+        item.lines = _finish(item.lines)
+        return item
 
-    def _table(self, i: int) -> tuple[list[list[list[_Seg]]], int]:
+    def _table(self) -> list[list[list[_Seg]]]:
         """Read a table's body rows as lists of cells."""
         rows: list[list[list[_Seg]]] = []
-        events = self.events
         in_head = False
-        while i < len(events):
-            event = events[i]
+        for event in self.events:
             if isinstance(event, dict) and "End" in event and event["End"] == "Table":
-                return rows, i + 1
+                break
             if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if tag == "TableHead":
@@ -204,14 +237,12 @@ class EventWalker:
                 elif tag == "TableRow":
                     rows.append([])
                 elif tag == "TableCell":
-                    segs, i = self._inline(i + 1)
-                    if not in_head:
+                    segs = self._inline()
+                    if not in_head and rows:
                         rows[-1].append(segs)
-                    continue
             elif isinstance(event, dict) and event.get("End") == "TableHead":
                 in_head = False
-            i += 1
-        return rows, i
+        return rows
 
     # --- entries ---------------------------------------------------------------------------
 
