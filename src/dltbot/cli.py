@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, logfilter
 from .config import DEFAULT_PATH, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
@@ -20,6 +20,7 @@ from .models import EVENT_KINDS, EventKind, StoredEntry
 from .present import entry_json, event_json, result_json
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
+from .untrusted import redact, terminal_safe
 
 log = logging.getLogger("dltbot")
 
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except DltbotError as error:
-        print(f"dltbot: error: {error}", file=sys.stderr)
+        print(f"dltbot: error: {terminal_safe(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dltbot: interrupted", file=sys.stderr)
@@ -52,7 +53,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # set, with secrets removed, by logfilter
+            data["error"] = record.exc_text
+        elif record.exc_info:
             data["error"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
 
@@ -64,6 +67,7 @@ def setup_logging(verbose: bool, form: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logfilter.install(handler)  # the bot token and URL credentials never reach a log line
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -196,7 +200,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     for report in reports:
         if report.error:
             failed += 1
-            print(f"{report.name}: FAILED: {report.error}", file=sys.stderr)
+            print(terminal_safe(f"{report.name}: FAILED: {report.error}"), file=sys.stderr)
             continue
         counts = event_counts(report) or "none"
         head = (report.head or "")[:12]
@@ -242,8 +246,10 @@ def cmd_events(args: argparse.Namespace) -> int:
         else:
             section = " > ".join(event.entry.section)
             print(
-                f"{event.commit.date[:10]} {event.kind:<8} {event.list}: {event.entry.title} "
-                f"<{event.entry.url}> [{section}]"
+                terminal_safe(
+                    f"{event.commit.date[:10]} {event.kind:<8} {event.list}: "
+                    f"{event.entry.title} <{event.entry.url}> [{section}]"
+                )
             )
     return 0
 
@@ -279,7 +285,7 @@ def cmd_lists(args: argparse.Namespace) -> int:
                 _print_json(
                     {
                         "list": state.name,
-                        "repo": state.repo,
+                        "repo": redact(state.repo),
                         "path": state.path,
                         "branch": state.branch,
                         "head": state.head,
@@ -287,13 +293,17 @@ def cmd_lists(args: argparse.Namespace) -> int:
                         "entries": count,
                         "last_sync": state.last_sync_at,
                         "last_success": state.last_success_at,
-                        "last_error": state.last_error,
+                        "last_error": redact(state.last_error or "") or None,
                     }
                 )
             else:
-                error = f" ({state.last_error})" if state.last_error else ""
+                error = f" ({redact(state.last_error)})" if state.last_error else ""
                 head = (state.head or "-")[:12]
-                print(f"{state.name}: {state.status}{error}, {count} entries, head {head}")
+                print(
+                    terminal_safe(
+                        f"{state.name}: {state.status}{error}, {count} entries, head {head}"
+                    )
+                )
     return 0
 
 
@@ -308,7 +318,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
             _print_json({**entry_json(entry), "position": position})
         else:
             section = " > ".join(entry.section)
-            print(f"{entry.title} <{entry.url}> [{section}] {entry.description}".rstrip())
+            print(
+                terminal_safe(
+                    f"{entry.title} <{entry.url}> [{section}] {entry.description}".rstrip()
+                )
+            )
     return 0
 
 
@@ -424,14 +438,16 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
         _print_json(result_json(result))
         return
     section = " > ".join(entry.section)
-    print(f"{entry.title} <{entry.url}>")
-    print(f"  {result.list} · {section} · added {result.first_date[:10]}")
+    print(terminal_safe(f"{entry.title} <{entry.url}>"))
+    print(terminal_safe(f"  {result.list} · {section} · added {result.first_date[:10]}"))
     if entry.description:
-        print(f"  {entry.description[:200]}")
+        print(terminal_safe(f"  {entry.description[:200]}"))
 
 
 def _print_json(data: dict[str, Any]) -> None:
-    print(json.dumps(data, ensure_ascii=False))
+    line = json.dumps(data, ensure_ascii=False)
+    # A C1 control or bidi override in a title would reach the terminal raw: \u-escape them.
+    print(line if line.isprintable() else json.dumps(data))
 
 
 CONTAINER_CONFIG = Path("/data/config.yaml")

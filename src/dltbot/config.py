@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from . import logfilter
 from .errors import ConfigError
 from .models import EventKind, ListSource
 
@@ -287,7 +288,11 @@ def load_config(path: str | Path | None) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        # Name the line, never quote it: the line may hold the bot token.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -326,6 +331,7 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
             problem = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise ConfigError(f"telegram.token_file: {problem}") from None
         config = config.model_copy(update={"telegram": telegram_config})
+    logfilter.hide(config.telegram.token)  # from now on no log line can show it
     if config.storage.path is not None and not config.storage.path.is_absolute():
         # A relative database path is relative to the config file, not to where we run.
         storage = StorageConfig(path=base / config.storage.path)

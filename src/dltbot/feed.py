@@ -13,16 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import urls
+from .models import FeedEvent
 from .untrusted import xml_safe
 from .urls import safe_link
-from .models import FeedEvent
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"

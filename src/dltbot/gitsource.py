@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -34,8 +35,7 @@ _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 # on a server that does not answer within 30 s or stops answering keep-alives.
 _NETWORK_CONFIG = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60")
 _SSH_COMMAND = (
-    "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 "
-    "-o ServerAliveCountMax=4"
+    "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 )
 
 StopCheck = Callable[[], bool]
@@ -101,6 +101,7 @@ def open_repo(
                          shown, timeout, should_stop)  # fmt: skip
             return repository
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_clones(path)
         temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
             _run_network(["clone", "--bare", "--quiet", "--", repo, str(temp)],
@@ -114,6 +115,16 @@ def open_repo(
         raise GitSourceError(f"repository {shown!r}: {_git_message(error)}") from error
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, OSError) as error:
         raise GitSourceError(f"repository {shown!r}: {redact(str(error))}") from error
+
+
+def _remove_stale_clones(path: Path) -> None:
+    """Remove what clones killed halfway left (an hour old: never a clone under way)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _ensure_refspec(repository: git.Repo) -> None:
@@ -146,10 +157,8 @@ def _run_network(
             if reason:
                 _kill_group(process)
                 raise GitSourceError(f"repository {shown!r}: {reason}")
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                pass
         if process.returncode:
             errors.seek(0)
             text = errors.read(64 * 1024).decode("utf-8", "replace")
@@ -159,10 +168,8 @@ def _run_network(
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 

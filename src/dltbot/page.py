@@ -7,9 +7,9 @@ from html import escape
 from urllib.parse import quote
 
 from .feed import period_key
+from .models import FeedEvent, ListState, StoredEntry
 from .untrusted import redact, xml_safe
 from .urls import safe_link
-from .models import FeedEvent, ListState, StoredEntry
 
 _STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;

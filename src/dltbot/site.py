@@ -21,6 +21,7 @@ from .feed import FeedDoc, Period, digest_items, event_item, render_atom, tag_id
 from .models import ListState
 from .present import result_json
 from .storage import Storage
+from .untrusted import redact
 
 MAX_QUERY = 200
 
@@ -278,7 +279,7 @@ class Site:
                     "entries": self.storage.entry_count(state.id),
                     "last_sync": state.last_sync_at,
                     "last_success": state.last_success_at,
-                    "last_error": state.last_error,
+                    "last_error": redact(state.last_error) if state.last_error else None,
                     "failing_since": state.failing_since,
                     "healthy": not stale,
                 }

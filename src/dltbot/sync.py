@@ -15,10 +15,10 @@ from pathlib import Path
 from . import gitsource, urls
 from .diff import DiffState, diff_entries
 from .errors import ConcurrentSyncError, DltbotError, ListFileMissingError
-from .untrusted import redact
 from .listparse import ListParser, ParsedList
 from .models import Commit, ListSource, SyncReport
 from .storage import Storage
+from .untrusted import redact
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,6 @@ def sync_list(
             report.commits = walker.commits
             report.events = walker.counts
     return report
-
 
 
 class _Walker:

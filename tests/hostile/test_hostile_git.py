@@ -44,9 +44,9 @@ def raw_commit(
         (repo.path / name).write_text(content, encoding="utf-8")
         git(repo.path, "add", name)
     tree = git(repo.path, "write-tree")
-    parent = git(repo.path, "rev-parse", "-q", "--verify", "HEAD^{commit}") if _has_head(
-        repo
-    ) else ""
+    parent = (
+        git(repo.path, "rev-parse", "-q", "--verify", "HEAD^{commit}") if _has_head(repo) else ""
+    )
     body = b"tree " + tree.encode() + b"\n"
     if parent:
         body += b"parent " + parent.encode() + b"\n"

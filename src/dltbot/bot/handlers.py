@@ -24,6 +24,7 @@ from telegram.ext import ContextTypes
 
 from ..models import StoredEntry
 from ..storage import Storage
+from ..untrusted import redact
 from .push import retry_seconds
 from .text import entry_html, pick_lang, t
 
@@ -345,7 +346,7 @@ async def status_command(update: Update, context: Context) -> None:
             entries=storage.entry_count(s.id),
             head=(s.head or "-")[:12],
             sync=s.last_sync_at or "-",
-            error=f" ({_esc(s.last_error)})" if s.last_error else "",
+            error=f" ({_esc(redact(s.last_error))})" if s.last_error else "",
         )
         for s in storage.list_states()
     ]
