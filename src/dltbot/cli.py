@@ -18,6 +18,7 @@ from .errors import DltbotError
 from .listparse import parse_entries
 from .models import EVENT_KINDS, EventKind, StoredEntry
 from .present import entry_json, event_json, result_json
+from .query import check_words
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
 from .untrusted import redact, terminal_safe
@@ -256,8 +257,9 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Print entries matching the words."""
+    words = check_words("WORDS", " ".join(args.words)) or ""
     with _open_storage(args) as storage:
-        results = storage.search(" ".join(args.words), args.list, limit=args.limit)
+        results = storage.search(words, args.list, limit=args.limit)
     if not results and not args.json:
         print("no match", file=sys.stderr)
     for result in results:
@@ -267,8 +269,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_random(args: argparse.Namespace) -> int:
     """Print one random entry."""
+    section = check_words("--section", args.section)
     with _open_storage(args) as storage:
-        result = storage.random_entry(args.list, args.section)
+        result = storage.random_entry(args.list, section)
     if result is None:
         print("no entries", file=sys.stderr)
         return 1
@@ -349,7 +352,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, task.cancel)
         try:
-            await web.serve_forever(site, host, port, ready)
+            await web.serve_forever(
+                site, host, port, ready, request_timeout=config.web.request_timeout,
+                max_connections=config.web.max_connections,
+            )  # fmt: skip
         except OSError as error:
             raise DltbotError(f"--listen {host}:{port}: {error.strerror or error}") from error
 
@@ -381,7 +387,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     db = Path(args.db) if args.db else config.database_path()
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = db.parent / ".dltbot-write-test"
         probe.write_text("")
         probe.unlink()

@@ -22,44 +22,38 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1_000, "mb": 1_000_000, "gb": 1_000_000_000}
+
+
+def _quantity(
+    value: Any, pattern: re.Pattern[str], units: dict[str, int], example: str, least: int
+) -> int:
+    """Read a number with a unit (or a whole number of the base unit), at least `least`."""
+    amount = -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        amount = value
+    elif isinstance(value, str) and (match := pattern.match(value)):
+        amount = int(float(match[1]) * units[(match[2] or "").lower()])
+    if amount < 0:
+        raise ValueError(f"must be {example}")
+    if amount < least:
+        smallest = next(unit for unit, size in units.items() if size == least)
+        raise ValueError(f"must be at least 1{smallest.upper() if len(smallest) > 1 else smallest}")
+    return amount
+
+
 def parse_duration(value: Any) -> int:
     """Read a duration such as 90s, 15m, 2h or 1d (or a number of seconds) as seconds."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 15m, 2h or 1d")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError("must be a duration such as 15m, 2h or 1d")
-        seconds = int(match[1]) * _UNITS[match[2]]
-    if seconds < 60:
-        raise ValueError("must be at least 1m")
-    return seconds
-
-
-Duration = Annotated[int, BeforeValidator(parse_duration)]
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"B": 1, "KB": 1_000, "MB": 1_000_000, "GB": 1_000_000_000}
+    return _quantity(value, _DURATION, _UNITS, "a duration such as 15m, 2h or 1d", 60)
 
 
 def parse_size(value: Any) -> int:
     """Read a size such as 5MB, 500KB or a number of bytes."""
-    if isinstance(value, bool):
-        raise ValueError("must be a size such as 5MB or 500KB")
-    if isinstance(value, int):
-        size = value
-    else:
-        match = _SIZE.match(str(value))
-        if not match:
-            raise ValueError("must be a size such as 5MB or 500KB")
-        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").upper()])
-    if size < 1000:
-        raise ValueError("must be at least 1KB")
-    return size
+    return _quantity(value, _SIZE, _SIZE_UNITS, "a size such as 5MB or 500KB", 1000)
 
 
+Duration = Annotated[int, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
@@ -135,6 +129,10 @@ class WebConfig(_Strict):
     """The HTTP server."""
 
     listen: str = "127.0.0.1:8080"
+    # Seconds a connection may take to send a whole request (or stay idle between them).
+    request_timeout: float = Field(default=15.0, gt=0, le=3600)
+    # Open connections at most (kept under the process's file descriptor limit).
+    max_connections: int = Field(default=1000, ge=16, le=100_000)
 
     @field_validator("listen")
     @classmethod

@@ -180,7 +180,24 @@ def _m003_telegram(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_event_sequence, _m003_telegram]
+def _m004_query_owner(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- A kept query belongs to the chat it was asked in: a button pressed in another chat
+        -- (forged callback data) finds nothing.
+        ALTER TABLE queries ADD COLUMN chat_id INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX queries_by_chat ON queries (chat_id, kind, text);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _m001_initial,
+    _m002_event_sequence,
+    _m003_telegram,
+    _m004_query_owner,
+]
 
 
 def apply_migrations(db: sqlite3.Connection) -> int:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from .models import Entry, StoredEntry, StoredEvent
+from .urls import safe_link
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
     """Return an entry as the JSON outputs show it."""
     return {
         "title": entry.title,
-        "url": entry.url,
+        # Only a followable http(s)/mailto link; javascript:, data:, … give null.
+        "url": safe_link(entry.url),
         "identity": entry.identity,
         "section": list(entry.section),
         "parents": list(entry.parents),
@@ -29,7 +31,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "kind": event.kind,
         "list": event.list,
         "title": event.entry.title,
-        "url": event.entry.url,
+        "url": safe_link(event.entry.url),
         "identity": event.entry.identity,
         "section": list(event.entry.section),
         "description": event.entry.description,
@@ -41,7 +43,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     if event.old is not None:
         data["old"] = {
             "title": event.old.title,
-            "url": event.old.url,
+            "url": safe_link(event.old.url),
             "section": list(event.old.section),
             "description": event.old.description,
         }

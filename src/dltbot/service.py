@@ -41,7 +41,7 @@ class AlreadyRunningError(DltbotError):
 
 def lock_database(db_path: Path) -> IO[str]:
     """Hold an exclusive lock beside the database, or refuse: two services would double-post."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     handle = open(db_path.with_name(db_path.name + ".lock"), "a+", encoding="utf-8")  # noqa: SIM115
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -85,10 +85,12 @@ class Service:
         try:
             site = Site(storage, self.config)
             host, port = self.config.web.host_port()
-            runner, bound = await web.start(site, host, port)
+            runner = await web.start(
+                site, host, port, self.config.web.request_timeout, self.config.web.max_connections
+            )
             if self.config.feed.base_url is None:
                 shown = f"[{host}]" if ":" in host else host
-                site.base = f"http://{shown}:{bound}"
+                site.base = f"http://{shown}:{runner.port}"
             await self._start_bot(storage)
             now = datetime.now(UTC)
             for source in self.config.sources():
@@ -207,6 +209,7 @@ class Service:
             await asyncio.wait(self.syncs, timeout=8)
         if self.bot_started:  # 3. the sender and the rest of the bot
             with contextlib.suppress(Exception):
+                await self.application.bot_data["replies"].close(timeout=2.0)
                 await self.application.stop()
                 await self.application.shutdown()
         if runner is not None:  # 4. the web server

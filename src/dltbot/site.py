@@ -1,7 +1,7 @@
 """What the web server and `dltbot export` serve: feeds, archives, digests, OPML, pages.
 
-Each document is rendered once per database state: the cache is keyed by SQLite's
-data_version, which changes when another connection (a sync) commits.
+Each document is rendered once per database state: the cache is keyed by the newest event and
+the lists' sync state (Storage.content_version), which a sync moves and nothing else does.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .errors import DltbotError
 from .feed import FeedDoc, Period, digest_items, event_item, render_atom, tag_id
 from .models import ListState
 from .present import result_json
+from .query import BadRequestError, check_words, parse_page_number
 from .storage import Storage
 from .untrusted import redact
 
@@ -28,10 +29,6 @@ MAX_QUERY = 200
 
 class NotFoundError(DltbotError):
     """No such list or document."""
-
-
-class BadRequestError(DltbotError):
-    """A parameter is wrong; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +54,45 @@ class Site:
     def __init__(
         self, storage: Storage, config: Config, clock: Callable[[], datetime] | None = None
     ) -> None:
-        self.storage = storage
+        # Each thread reads through its own connection (the web server renders in worker
+        # threads): one slow search must not hold the connection every other request needs.
+        self._main = storage
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._opened: list[Storage] = []
         self.base = config.base_url()
         self.size = config.feed.entries
         self.kinds = config.feed.kinds
         self.intervals = {source.name: source.interval_seconds for source in config.sources()}
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._cache: dict[tuple[str, ...], tuple[tuple[int, int], Document]] = {}
+        self._cache: dict[tuple[str, ...], tuple[tuple[int, str], Document]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def storage(self) -> Storage:
+        """This thread's connection to the database."""
+        storage: Storage | None = getattr(self._local, "storage", None)
+        if storage is None:
+            if threading.get_ident() == self._owner:
+                storage = self._main
+            else:
+                storage = Storage(self._main.path)
+                with self._lock:
+                    self._opened.append(storage)
+            self._local.storage = storage
+        return storage
+
+    def close(self) -> None:
+        """Close the connections the worker threads opened."""
+        with self._lock:
+            for storage in self._opened:
+                storage.close()
+            self._opened.clear()
+
     def _cached(self, key: tuple[str, ...], render: Callable[[], Document]) -> Document:
-        version = self.storage.data_version()
+        # Keyed by what documents show (events, lists' state), not by any write: the bot
+        # saving a search or queueing a push must not throw the feed cache away.
+        version = self.storage.content_version()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
@@ -98,8 +123,8 @@ class Site:
     def feed(self, name: str | None, section: str | None = None, q: str | None = None) -> Document:
         """Return the live feed of one list or all, optionally filtered by section or search."""
         self._check_list(name)
-        section = _check_words("section", section)
-        q = _check_words("q", q)
+        section = check_words("section", section)
+        q = check_words("q", q)
         return self._cached(
             ("feed", name or "", section or "", q or ""), lambda: self._feed(name, section, q)
         )
@@ -245,13 +270,13 @@ class Site:
 
     def search_page(self, q: str | None) -> Document:
         """Return the HTML search results page."""
-        q = _check_words("q", q)
+        q = check_words("q", q)
         results = self.storage.search(q, limit=50) if q else []
         return Document(page.search_page(q or "", results, self.base).encode(), HTML)
 
     def search_json(self, q: str | None, list_name: str | None = None) -> Document:
         """Return search results as JSON: the same objects as `dltbot search --json`."""
-        q = _check_words("q", q)
+        q = check_words("q", q)
         if not q:
             raise BadRequestError("q: give some words to search for")
         self._check_list(list_name)
@@ -289,23 +314,14 @@ class Site:
         return Document(data, JSON, status=503 if unhealthy else 200)
 
 
-def _check_words(name: str, value: str | None) -> str | None:
-    """Validate a free-text parameter: None when absent, an error when empty or too long."""
-    if value is None:
-        return None
-    value = " ".join(value.split())
-    if not value:
-        raise BadRequestError(f"{name}: must not be empty")
-    if len(value) > MAX_QUERY:
-        raise BadRequestError(f"{name}: at most {MAX_QUERY} characters")
-    return value
-
-
-def parse_archive_number(text: str) -> int:
-    """Read an archive page number from a URL segment."""
-    if not text.isdigit() or len(text) > 9:
-        raise BadRequestError(f"archive page: {text!r} is not a page number")
-    return int(text)
-
-
-__all__ = ["ATOM", "HTML", "JSON", "OPML", "BadRequestError", "Document", "NotFoundError", "Site"]
+__all__ = [
+    "ATOM",
+    "HTML",
+    "JSON",
+    "OPML",
+    "BadRequestError",
+    "Document",
+    "NotFoundError",
+    "Site",
+    "parse_page_number",
+]

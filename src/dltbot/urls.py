@@ -145,13 +145,13 @@ def commit_url(remote: str, sha: str) -> str | None:
     return f"{web}/-/commit/{sha}" if "gitlab" in web else f"{web}/commit/{sha}"
 
 
-def safe_link(url: str) -> str | None:
+def safe_link(url: str, schemes: tuple[str, ...] = ("http", "https", "mailto")) -> str | None:
     """Return url if a reader may follow it (absolute http, https or mailto), else None.
 
     The one rule for every output (page, feeds, Telegram, JSON): javascript:, data:, file:,
-    tg: and relative links are shown as text, never as links.
+    tg: and relative links are shown as text, never as links. Telegram gets http(s) only.
     """
     scheme = urlsplit(url).scheme.lower() if "://" in url or url.startswith("mailto:") else ""
-    if scheme not in ("http", "https", "mailto"):
+    if scheme not in schemes or len(url) > 2048:
         return None
     return url if url.isprintable() else None

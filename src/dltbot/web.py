@@ -6,9 +6,13 @@ import asyncio
 import gzip
 import hashlib
 import logging
+import resource
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import format_datetime, parsedate_to_datetime
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -17,13 +21,26 @@ from .site import (
     Document,
     NotFoundError,
     Site,
-    parse_archive_number,
+    parse_page_number,
 )
 
 log = logging.getLogger(__name__)
 
 SITE: web.AppKey[Site] = web.AppKey("site", Site)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+
+# A connection must send a whole request within this many seconds of connecting (or of its
+# last response): a client trickling headers (slowloris) is cut off, not waited for forever.
+REQUEST_TIMEOUT = 15.0
+MAX_CONNECTIONS = 1000
+# Searches run on their own two threads: twenty heavy ones queue there, while feeds, pages
+# and /healthz are read on the default pool.
+_SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dltbot-search")
+_HTML_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 @lru_cache(maxsize=256)
@@ -60,6 +77,12 @@ def respond(request: web.Request, document: Document, max_age: int = 60) -> web.
     )
 
 
+async def _read(request: web.Request, render: Callable[[], T], searching: bool = False) -> T:
+    """Render off the event loop: a database read never stalls the other requests or the bot."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_SEARCHES if searching else None, render)
+
+
 def _not_modified(request: web.Request, document: Document, digest: str) -> bool:
     match = request.headers.get("If-None-Match")
     if match is not None:
@@ -84,26 +107,36 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(status=400, text=f"bad request: {error}\n")
 
 
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, errors included: no sniffing, and pages that run no script."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.content_type == "text/html":
+        response.headers["Content-Security-Policy"] = _HTML_POLICY
+        response.headers["Referrer-Policy"] = "no-referrer"
+
+
 def _site(request: web.Request) -> Site:
     return request.app[SITE]
 
 
 async def index(request: web.Request) -> web.Response:
     """The HTML page."""
-    return respond(request, _site(request).index())
+    return respond(request, await _read(request, _site(request).index))
 
 
 async def all_feed(request: web.Request) -> web.Response:
     """The feed of every list."""
     query = request.query
-    return respond(request, _site(request).feed(None, query.get("section"), query.get("q")))
+    render = partial(_site(request).feed, None, query.get("section"), query.get("q"))
+    return respond(request, await _read(request, render, searching="q" in query))
 
 
 async def list_feed(request: web.Request) -> web.Response:
     """One list's feed."""
     query = request.query
     name = request.match_info["name"]
-    return respond(request, _site(request).feed(name, query.get("section"), query.get("q")))
+    render = partial(_site(request).feed, name, query.get("section"), query.get("q"))
+    return respond(request, await _read(request, render, searching="q" in query))
 
 
 async def digest(request: web.Request) -> web.Response:
@@ -112,36 +145,39 @@ async def digest(request: web.Request) -> web.Response:
     if period not in ("daily", "weekly"):
         raise NotFoundError(f"no digest {period!r}")
     name = request.match_info["name"]
-    return respond(request, _site(request).digest(name, "daily" if period == "daily" else "weekly"))
+    render = partial(_site(request).digest, name, "daily" if period == "daily" else "weekly")
+    return respond(request, await _read(request, render))
 
 
 async def archive(request: web.Request) -> web.Response:
     """An RFC 5005 archive page (it never changes: cache it long)."""
-    number = parse_archive_number(request.match_info["number"])
+    number = parse_page_number(request.match_info["number"])
     name = request.match_info.get("name")
-    return respond(request, _site(request).archive(name, number), max_age=86400)
+    document = await _read(request, partial(_site(request).archive, name, number))
+    return respond(request, document, max_age=86400)
 
 
 async def opml(request: web.Request) -> web.Response:
     """Every feed, for import into a reader."""
-    return respond(request, _site(request).opml())
+    return respond(request, await _read(request, _site(request).opml))
 
 
 async def search(request: web.Request) -> web.Response:
     """Search results as HTML."""
-    return respond(request, _site(request).search_page(request.query.get("q")), max_age=0)
+    render = partial(_site(request).search_page, request.query.get("q"))
+    return respond(request, await _read(request, render, searching=True), max_age=0)
 
 
 async def api_search(request: web.Request) -> web.Response:
     """Search results as JSON."""
     query = request.query
-    document = _site(request).search_json(query.get("q"), query.get("list"))
-    return respond(request, document, max_age=0)
+    render = partial(_site(request).search_json, query.get("q"), query.get("list"))
+    return respond(request, await _read(request, render, searching=True), max_age=0)
 
 
 async def healthz(request: web.Request) -> web.Response:
     """Sync health of every list, 503 when one has failed for too long."""
-    document = _site(request).health()
+    document = await _read(request, _site(request).health)
     return web.Response(
         status=document.status,
         body=document.body,
@@ -152,6 +188,7 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(site: Site) -> web.Application:
     """Return the aiohttp application serving a site."""
     app = web.Application(middlewares=[_errors])
+    app.on_response_prepare.append(_security_headers)
     app[SITE] = site
     app.router.add_get("/", index)
     app.router.add_get("/feed.atom", all_feed)
@@ -166,20 +203,104 @@ def build_app(site: Site) -> web.Application:
     return app
 
 
-async def start(site: Site, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving; return the runner (to clean up) and the port bound (port 0 picks one)."""
-    runner = web.AppRunner(build_app(site), access_log=None)
+class Server:
+    """The listening socket: aiohttp's handler behind a cap on open connections."""
+
+    def __init__(self, runner: web.AppRunner, server: asyncio.Server, port: int) -> None:
+        self.runner = runner
+        self.server = server
+        self.port = port
+
+    async def cleanup(self) -> None:
+        """Stop listening, finish or drop open connections, release the site's threads."""
+        self.server.close()
+        site = self.runner.app[SITE]
+        await self.runner.cleanup()
+        site.close()
+
+
+def connection_cap(limit: int = MAX_CONNECTIONS) -> int:
+    """Return the cap on open connections: the limit, kept well under the process's file
+    descriptor limit (the database, git, the bot, and a burst of accepts need some too)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return limit
+    return max(16, min(limit, soft - 256))
+
+
+async def start(
+    site: Site,
+    host: str,
+    port: int,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+) -> Server:
+    """Start serving; return the server (port 0 picks a free port: see Server.port)."""
+    runner = web.AppRunner(
+        build_app(site), access_log=None, keepalive_timeout=request_timeout,
+        handler_cancellation=True, shutdown_timeout=1.0,
+    )  # fmt: skip
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    bound: int = runner.addresses[0][1]
-    return runner, bound
+    handler = runner.server
+    assert handler is not None
+    cap = connection_cap(max_connections)
+
+    def protocol() -> asyncio.BaseProtocol:
+        # At the cap, the oldest connections make room: during a flood of clients that never
+        # finish a request, a real one still gets in (and is served in milliseconds).
+        live = [conn for conn in handler.connections if conn.transport is not None]
+        if len(live) >= cap:
+            _FLOOD.note("connection cap of %d reached: closing the oldest connections", cap)
+            for conn in live[: len(live) - cap + 1]:
+                conn.force_close()
+        return handler()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(protocol, host, port, reuse_address=True, backlog=128)
+    bound: int = server.sockets[0].getsockname()[1]
+    quiet_floods(loop)
+    return Server(runner, server, bound)
 
 
-async def serve_forever(site: Site, host: str, port: int, ready: Callable[[int], None]) -> None:
-    """Serve until cancelled (Ctrl-C or SIGTERM)."""
-    runner, bound = await start(site, host, port)
-    ready(bound)
+class _FloodLog:
+    """Log a repeated complaint once a minute with a count, not once per connection."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def note(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        self.counts[message] = self.counts.get(message, 0) + 1
+        if now - self.last.get(message, -60.0) >= 60.0:
+            log.warning(message + " (%d in the last minute)", *args, self.counts[message])
+            self.last[message] = now
+            self.counts[message] = 0
+
+
+_FLOOD = _FloodLog()
+
+
+def quiet_floods(loop: asyncio.AbstractEventLoop) -> None:
+    """Route the loop's own errors (EMFILE on accept, resets) through the flood log."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, OSError):  # a client's doing (EMFILE, resets): count, don't dump
+            _FLOOD.note(f"event loop: {context.get('message', 'error')}: {type(error).__name__}")
+        else:  # a bug: keep its traceback
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+
+
+async def serve_forever(
+    site: Site, host: str, port: int, ready: Callable[[int], None], **limits: Any
+) -> None:
+    """Serve until cancelled (Ctrl-C or SIGTERM); limits: request_timeout, max_connections."""
+    server = await start(site, host, port, **limits)
+    ready(server.port)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await server.cleanup()

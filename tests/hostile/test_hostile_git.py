@@ -66,6 +66,22 @@ def _has_head(repo: GitRepo) -> bool:
     return result.returncode == 0
 
 
+def commit_symlink(repo: GitRepo, target: str, message: str) -> None:
+    """Make README.md a symbolic link to target and commit it."""
+    (repo.path / "README.md").unlink(missing_ok=True)
+    os.symlink(target, repo.path / "README.md")
+    repo.git("add", "README.md")
+    repo.git("commit", "-q", "-m", message)
+
+
+def commit_gitlink(repo: GitRepo, message: str) -> None:
+    """Make README.md a submodule entry (a gitlink to the current commit) and commit it."""
+    (repo.path / "README.md").unlink(missing_ok=True)
+    sha = repo.git("rev-parse", "HEAD")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{sha},README.md")
+    repo.git("commit", "-q", "-m", message)
+
+
 def sync(storage: Storage, repo: GitRepo, tmp_path: Path, **kwargs: object) -> str | None:
     source = ListSource(name="l", repo=str(repo.path), **kwargs)  # type: ignore[arg-type]
     return sync_list(storage, source, tmp_path / "clones").error
@@ -172,10 +188,7 @@ def test_a_submodule_or_symlink_as_the_list_file_fails_the_list_with_its_reason(
     repo: GitRepo, storage: Storage, tmp_path: Path
 ) -> None:
     repo.commit({"README.md": README}, "start")
-    (repo.path / "README.md").unlink()
-    os.symlink("/etc/passwd", repo.path / "README.md")
-    repo.git("add", "README.md")
-    repo.git("commit", "-q", "-m", "symlink")
+    commit_symlink(repo, "/etc/passwd", "symlink")
     error = sync(storage, repo, tmp_path)
     assert error is not None and "symbolic link" in error
     state = storage.list_state("l")
@@ -184,9 +197,7 @@ def test_a_submodule_or_symlink_as_the_list_file_fails_the_list_with_its_reason(
 
     gitlink = GitRepo(tmp_path / "gitlink")
     gitlink.commit({"other.md": "x"}, "start")
-    sha = gitlink.git("rev-parse", "HEAD")
-    gitlink.git("update-index", "--add", "--cacheinfo", f"160000,{sha},README.md")
-    gitlink.git("commit", "-q", "-m", "submodule")
+    commit_gitlink(gitlink, "submodule")
     with Storage(tmp_path / "g.sqlite3") as other:
         error = sync(other, gitlink, tmp_path)
         assert error is not None and "submodule" in error
@@ -196,14 +207,8 @@ def test_symlink_gitlink_and_lfs_versions_in_history_are_skipped(
     repo: GitRepo, storage: Storage, tmp_path: Path
 ) -> None:
     repo.commit({"README.md": README}, "start")
-    (repo.path / "README.md").unlink()
-    os.symlink("other.md", repo.path / "README.md")
-    repo.git("add", "README.md")
-    repo.git("commit", "-q", "-m", "symlink")
-    (repo.path / "README.md").unlink()
-    sha = repo.git("rev-parse", "HEAD")
-    repo.git("update-index", "--cacheinfo", f"160000,{sha},README.md")
-    repo.git("commit", "-q", "-m", "gitlink")
+    commit_symlink(repo, "other.md", "symlink")
+    commit_gitlink(repo, "gitlink")
     repo.git("rm", "-q", "--cached", "README.md")
     lfs = "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12\n"
     repo.commit({"README.md": lfs}, "lfs")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,20 +84,26 @@ def test_stopping_kills_a_hanging_clone(
     assert leftover.stdout.strip() == ""  # git and its ssh child were killed
 
 
+def assert_follows_new_commits(repo: GitRepo, storage: Storage, clones: Path) -> None:
+    """Sync, commit one more entry upstream, sync again: the new entry must arrive."""
+    assert sync_list(storage, ListSource("l", str(repo.path)), clones).error is None
+    repo.commit({"README.md": README + "- [Two](https://two.example.org)\n"}, "two")
+    assert sync_list(storage, ListSource("l", str(repo.path)), clones).error is None
+    assert [e.entry.title for e in storage.events()] == ["One", "Two"]
+
+
 def test_an_interrupted_first_clone_is_not_taken_for_a_clone(
     repo: GitRepo, storage: Storage, tmp_path: Path
 ) -> None:
     repo.commit({"README.md": README}, "start")
     clones = tmp_path / "clones"
     target = gitsource.clone_dir_for(clones, "l", str(repo.path))
-    # What a kill -9 during the first clone left: the temporary folder of a clone.
+    # What a kill -9 during the first clone leaves: the clone's temporary folder, complete
+    # (its git ran on) but never renamed into place.
     clones.mkdir()
-    (clones / f".{target.name}.abc.tmp").mkdir()
-    report = sync_list(storage, ListSource("l", str(repo.path)), clones)
-    assert report.error is None
-    repo.commit({"README.md": README + "- [Two](https://two.example.org)\n"}, "two")
-    sync_list(storage, ListSource("l", str(repo.path)), clones)
-    assert [e.entry.title for e in storage.events()] == ["One", "Two"]
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path),
+                    str(clones / f".{target.name}.abc.tmp")], check=True)  # fmt: skip
+    assert_follows_new_commits(repo, storage, clones)
 
 
 def test_a_clone_without_its_fetch_refspec_is_repaired(
@@ -108,10 +116,31 @@ def test_a_clone_without_its_fetch_refspec_is_repaired(
     subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(target)], check=True)
     subprocess.run(["git", "--git-dir", str(target), "config", "--unset-all",
                     "remote.origin.fetch"], check=False)  # fmt: skip
-    assert sync_list(storage, ListSource("l", str(repo.path)), clones).error is None
-    repo.commit({"README.md": README + "- [Two](https://two.example.org)\n"}, "two")
-    assert sync_list(storage, ListSource("l", str(repo.path)), clones).error is None
-    assert [e.entry.title for e in storage.events()] == ["One", "Two"]
+    assert_follows_new_commits(repo, storage, clones)
+
+
+def test_a_sync_killed_during_its_first_clone_recovers(repo: GitRepo, tmp_path: Path) -> None:
+    # A history big enough that the clone is still running when the kill comes.
+    repo.commit({"README.md": README}, "start")
+    big = os.urandom(40_000_000)
+    repo.commit({"blob.bin": big}, "a large file beside the list")
+    repo.commit({"blob.bin": None}, "and gone")
+    db = tmp_path / "db.sqlite3"
+    clones = tmp_path / "clones"
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(repo.path), "--name", "l",
+         "--db", str(db)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "DLTBOT_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not list(clones.glob(".*.tmp")):
+        time.sleep(0.01)
+    sync.kill()
+    sync.wait()
+    time.sleep(1)  # the orphaned git clone may finish meanwhile; it must not matter
+    with Storage(db) as storage:
+        assert_follows_new_commits(repo, storage, clones)
 
 
 def test_credentials_in_a_repository_url_are_never_shown_or_logged(

@@ -15,6 +15,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     InlineQueryHandler,
+    TypeHandler,
     filters,
 )
 
@@ -23,6 +24,7 @@ from ..errors import ConfigError
 from ..storage import Storage
 from ..sync import event_counts, sync_all
 from . import handlers
+from .flow import PerChatOrder, Replies, UserLimit
 from .push import Sender
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ def build_application(
             )
         )
         .post_init(post_init)
+        .post_shutdown(_close_replies)
+        .concurrent_updates(PerChatOrder())
         .build()
     )
     application.bot_data.update(
@@ -72,7 +76,11 @@ def build_application(
         admins=list(config.telegram.admins),
         sync=run_sync,
         sender=Sender(storage, application.bot),
+        replies=Replies(application.bot),
+        limit=UserLimit(),
     )
+    # First, for every update: one user's flood is slowed down before it costs anything.
+    application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     both = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
     for name, callback in (
         ("start", handlers.help_command),
@@ -110,6 +118,11 @@ async def post_init(application: BotApp) -> None:
     chinese = [BotCommand(name, texts[1]) for name, texts in COMMANDS.items()]
     await application.bot.set_my_commands(english)
     await application.bot.set_my_commands(chinese, language_code="zh")
+
+
+async def _close_replies(application: BotApp) -> None:
+    replies: Replies = application.bot_data["replies"]
+    await replies.close()
 
 
 async def _deliver(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import (
-    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -19,13 +18,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import RetryAfter
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from ..models import StoredEntry
+from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
 from ..storage import Storage
 from ..untrusted import redact
-from .push import retry_seconds
+from ..urls import safe_link
+from .flow import Replies, UserLimit
 from .text import entry_html, pick_lang, t
 
 log = logging.getLogger(__name__)
@@ -47,28 +47,49 @@ def _lang(update: Update, context: Context) -> str:
     return pick_lang(chosen, user.language_code if user else None)
 
 
-async def _reply(update: Update, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+def _reply(
+    update: Update, context: Context, html: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Queue a reply to the update's chat (flow.Replies sends it; the handler never waits)."""
     message = update.effective_message
     if message is not None:
         thread = message.message_thread_id if message.is_topic_message else None
-        await _send(message.get_bot(), message.chat.id, html, keyboard, thread)
+        _replies(context).send(message.chat.id, html, keyboard, thread)
 
 
-async def _send(
-    bot: Bot, chat_id: int, html: str, keyboard: Any = None, thread_id: int | None = None
-) -> None:
-    """Send an HTML reply; wait once if Telegram asks (a user typing fast in one chat)."""
-    for attempt in (1, 2):
-        try:
-            await bot.send_message(
-                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                link_preview_options=NO_PREVIEW, message_thread_id=thread_id,
-            )  # fmt: skip
-            return
-        except RetryAfter as error:
-            if attempt == 2:
-                raise
-            await asyncio.sleep(retry_seconds(error))
+def _replies(context: Context) -> Replies:
+    replies: Replies = context.bot_data["replies"]
+    return replies
+
+
+async def throttle(update: Update, context: Context) -> None:
+    """Run first for every update: a user over their rate is told once, then ignored."""
+    user = update.effective_user
+    if user is None:
+        return
+    limit: UserLimit = context.bot_data["limit"]
+    verdict = limit.check(user.id)
+    if verdict == "ok":
+        return
+    if verdict == "warn":
+        lang = _lang(update, context)
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(lang, "slow_down"))
+        else:
+            _reply(update, context, t(lang, "slow_down"))
+    raise ApplicationHandlerStop
+
+
+def _words(lang: str, name: str, text: str) -> str | None:
+    """Return checked search words, or None after telling the user what is allowed."""
+    try:
+        return check_words(name, text)
+    except BadRequestError:
+        return None
+
+
+def _bad_query(lang: str) -> str:
+    return t(lang, "bad_query", words=MAX_WORDS, chars=MAX_CHARS)
 
 
 def _entries_html(results: list[StoredEntry], lang: str) -> str:
@@ -79,14 +100,18 @@ def _entries_html(results: list[StoredEntry], lang: str) -> str:
 
 async def help_command(update: Update, context: Context) -> None:
     """Say what the bot does, with every command and an example."""
-    await _reply(update, t(_lang(update, context), "help", bot=context.bot.username))
+    _reply(update, context, t(_lang(update, context), "help", bot=context.bot.username))
 
 
 # --- search ------------------------------------------------------------------------------
 
 
-def _search_page(storage: Storage, query_id: int, page: int, lang: str) -> tuple[str, Any]:
-    words = storage.query_text(query_id, "search") or ""
+def _search_page(
+    storage: Storage, query_id: int, page: int, lang: str, chat_id: int
+) -> tuple[str, Any]:
+    words = storage.query_text(query_id, "search", chat_id)
+    if words is None:
+        return t(lang, "expired"), None
     results = storage.search(words, limit=1000)
     if not results:
         return t(lang, "no_match", q=_esc(words)), None
@@ -112,18 +137,25 @@ async def search_command(update: Update, context: Context) -> None:
     lang = _lang(update, context)
     words = " ".join(context.args or [])
     if not words.strip():
-        await _reply(update, t(lang, "search_usage"))
+        _reply(update, context, t(lang, "search_usage"))
+        return
+    checked = _words(lang, "search", words)
+    chat = update.effective_chat
+    if checked is None or chat is None:
+        _reply(update, context, _bad_query(lang))
         return
     storage = _storage(context)
-    text, keyboard = _search_page(storage, storage.save_query("search", words), 0, lang)
-    await _reply(update, text, keyboard)
+    query_id = storage.save_query("search", checked, chat.id)
+    _reply(update, context, *_search_page(storage, query_id, 0, lang, chat.id))
 
 
 # --- random, latest, sections ------------------------------------------------------------
 
 
-def _random_html(storage: Storage, query_id: int, lang: str) -> tuple[str, Any]:
-    section = storage.query_text(query_id, "random") or ""
+def _random_html(storage: Storage, query_id: int, lang: str, chat_id: int) -> tuple[str, Any]:
+    section = storage.query_text(query_id, "random", chat_id)
+    if section is None:
+        return t(lang, "expired"), None
     picked = storage.random_entry(section=section or None)
     if picked is None:
         return t(lang, "no_entries"), None
@@ -133,9 +165,15 @@ def _random_html(storage: Storage, query_id: int, lang: str) -> tuple[str, Any]:
 
 async def random_command(update: Update, context: Context) -> None:
     """One random entry, optionally under headings holding the words."""
+    lang = _lang(update, context)
+    words = " ".join(context.args or [])
+    chat = update.effective_chat
+    if chat is None or (words.strip() and _words(lang, "section", words) is None):
+        _reply(update, context, _bad_query(lang))
+        return
     storage = _storage(context)
-    query_id = storage.save_query("random", " ".join(context.args or []))
-    await _reply(update, *_random_html(storage, query_id, _lang(update, context)))
+    query_id = storage.save_query("random", " ".join(words.split()), chat.id)
+    _reply(update, context, *_random_html(storage, query_id, lang, chat.id))
 
 
 async def latest_command(update: Update, context: Context) -> None:
@@ -143,18 +181,18 @@ async def latest_command(update: Update, context: Context) -> None:
     lang = _lang(update, context)
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50)):
-        await _reply(update, t(lang, "latest_usage"))
+        _reply(update, context, t(lang, "latest_usage"))
         return
     count = int(args[0]) if args else 10
     events = _storage(context).feed_events(["added"], limit=count)
     if not events:
-        await _reply(update, t(lang, "no_entries"))
+        _reply(update, context, t(lang, "no_entries"))
         return
     body = "\n\n".join(
         entry_html(e.entry, e.list, e.commit.date, lang, description_limit=120)[0] for e in events
     )
     for chunk in _split_html(f"{t(lang, 'latest')}\n\n{body}"):
-        await _reply(update, chunk)
+        _reply(update, context, chunk)
 
 
 async def sections_command(update: Update, context: Context) -> None:
@@ -164,13 +202,16 @@ async def sections_command(update: Update, context: Context) -> None:
     names = [state.name for state in storage.list_states()]
     wanted = context.args[0] if context.args else None
     if wanted is not None and wanted not in names:
-        await _reply(
-            update, t(lang, "unknown_list", list=_esc(wanted), lists=_esc(", ".join(names)))
+        _reply(
+            update,
+            context,
+            t(lang, "unknown_list", list=_esc(wanted), lists=_esc(", ".join(names))),
         )
         return
     rows = storage.sections(wanted)
+    chat_id = update.effective_chat.id if update.effective_chat else 0
     if not rows:
-        await _reply(update, t(lang, "no_entries"))
+        _reply(update, context, t(lang, "no_entries"))
         return
     lines: list[str] = []
     buttons: list[list[InlineKeyboardButton]] = []
@@ -183,47 +224,57 @@ async def sections_command(update: Update, context: Context) -> None:
         label = section[-1] if section else "—"
         lines.append(f"{'  ' * depth}• {_esc(label)} ({count})")
         if len(buttons) < 30:
-            query_id = storage.save_query("section", json.dumps([list_name, list(section)]))
+            query_id = storage.save_query(
+                "section", json.dumps([list_name, list(section)]), chat_id
+            )
             buttons.append(
                 [InlineKeyboardButton(f"{label} ({count})"[:60], callback_data=f"c:{query_id}")]
             )
     chunks = _split_html("\n".join(lines))
     for number, chunk in enumerate(chunks):
         keyboard = InlineKeyboardMarkup(buttons) if number == len(chunks) - 1 and buttons else None
-        await _reply(update, chunk, keyboard)
+        _reply(update, context, chunk, keyboard)
 
 
 # --- buttons -----------------------------------------------------------------------------
 
 
 async def button(update: Update, context: Context) -> None:
-    """Paging, another random entry, or a section's entries."""
+    """Paging, another random entry, or a section's entries.
+
+    Callback data is untrusted (any client can send any): it is parsed strictly, and it names
+    a query kept for this chat only, so a forged one finds nothing.
+    """
     query = update.callback_query
     if query is None or query.data is None:
         return
     lang = _lang(update, context)
     storage = _storage(context)
-    kind, _, rest = query.data.partition(":")
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    parts = query.data.split(":")
+    numbers = [int(p) for p in parts[1:] if p.isascii() and p.isdigit() and len(p) <= 9]
+    kind = parts[0] if len(numbers) == len(parts) - 1 else ""
+    if (kind, len(numbers)) not in (("s", 2), ("r", 1), ("c", 1)):
+        await query.answer(t(lang, "expired"))
+        return
     await query.answer()
-    if kind == "s":
-        query_id, _, page = rest.partition(":")
-        text, keyboard = _search_page(storage, int(query_id), int(page or 0), lang)
+    if kind in ("s", "r"):
+        if kind == "s":
+            text, keyboard = _search_page(storage, numbers[0], numbers[1], lang, chat_id)
+        else:
+            text, keyboard = _random_html(storage, numbers[0], lang, chat_id)
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
                                       link_preview_options=NO_PREVIEW)  # fmt: skip
-    elif kind == "r":
-        text, keyboard = _random_html(storage, int(rest), lang)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                      link_preview_options=NO_PREVIEW)  # fmt: skip
-    elif kind == "c":
-        kept = storage.query_text(int(rest), "section")
-        if kept is None:
-            return
-        list_name, section = json.loads(kept)
-        entries = storage.entries_in_section(list_name, tuple(section), limit=20)
-        text = f"<b>{_esc(' › '.join(section))}</b>\n\n{_entries_html(entries, lang)}"
-        if query.message is not None:
-            for chunk in _split_html(text):
-                await _send(context.bot, query.message.chat.id, chunk)
+        return
+    kept = storage.query_text(numbers[0], "section", chat_id)
+    if kept is None:
+        _replies(context).send(chat_id, t(lang, "expired"))
+        return
+    list_name, section = json.loads(kept)
+    entries = storage.entries_in_section(list_name, tuple(section), limit=20)
+    text = f"<b>{_esc(' › '.join(section))}</b>\n\n{_entries_html(entries, lang)}"
+    for chunk in _split_html(text):
+        _replies(context).send(chat_id, chunk)
 
 
 # --- subscriptions -----------------------------------------------------------------------
@@ -267,7 +318,7 @@ async def _changeable_chat(update: Update, context: Context, lang: str) -> int |
     if chat is None:
         return None
     if not await _may_change(update, context):
-        await _reply(update, t(lang, "admins_only"))
+        _reply(update, context, t(lang, "admins_only"))
         return None
     return chat.id
 
@@ -281,7 +332,7 @@ async def subscribe_command(update: Update, context: Context) -> None:
     list_name, words = _target(context)
     new = _storage(context).subscribe(chat_id, _thread(update), list_name, words)
     what = _describe(lang, list_name, words)
-    await _reply(update, t(lang, "subscribed" if new else "already", what=what))
+    _reply(update, context, t(lang, "subscribed" if new else "already", what=what))
 
 
 async def unsubscribe_command(update: Update, context: Context) -> None:
@@ -292,7 +343,9 @@ async def unsubscribe_command(update: Update, context: Context) -> None:
         return
     list_name, words = _target(context) if context.args else (None, None)
     count = _storage(context).unsubscribe(chat_id, _thread(update), list_name, words)
-    await _reply(update, t(lang, "unsubscribed", n=count) if count else t(lang, "not_subscribed"))
+    _reply(
+        update, context, t(lang, "unsubscribed", n=count) if count else t(lang, "not_subscribed")
+    )
 
 
 async def subscriptions_command(update: Update, context: Context) -> None:
@@ -303,22 +356,24 @@ async def subscriptions_command(update: Update, context: Context) -> None:
         return
     subs = _storage(context).subscriptions(chat.id)
     if not subs:
-        await _reply(update, t(lang, "no_subscriptions"))
+        _reply(update, context, t(lang, "no_subscriptions"))
         return
     lines = [t(lang, "subscriptions")]
     lines += [f"• {_describe(lang, s.list_name, s.filter)}" for s in subs]
-    await _reply(update, "\n".join(lines))
+    _reply(update, context, "\n".join(lines))
 
 
 async def lang_command(update: Update, context: Context) -> None:
-    """Choose the reply language of this chat."""
+    """Choose the reply language of this chat (in a group, its admins do)."""
     args = context.args or []
     chat = update.effective_chat
     if len(args) != 1 or args[0] not in ("en", "zh") or chat is None:
-        await _reply(update, t(_lang(update, context), "lang_usage"))
+        _reply(update, context, t(_lang(update, context), "lang_usage"))
+        return
+    if await _changeable_chat(update, context, _lang(update, context)) is None:
         return
     _storage(context).set_chat_lang(chat.id, args[0])
-    await _reply(update, t(args[0], "lang_set"))
+    _reply(update, context, t(args[0], "lang_set"))
 
 
 # --- admins ------------------------------------------------------------------------------
@@ -334,7 +389,7 @@ async def status_command(update: Update, context: Context) -> None:
     """Per list: last sync, head, entries, last error; the outbox backlog. Admins only."""
     lang = _lang(update, context)
     if not _is_admin(update, context):
-        await _reply(update, t(lang, "refused"))
+        _reply(update, context, t(lang, "refused"))
         return
     storage = _storage(context)
     lines = [
@@ -354,19 +409,19 @@ async def status_command(update: Update, context: Context) -> None:
     lines.append(
         t(lang, "outbox", **{k: counts.get(k, 0) for k in ("pending", "sent", "parked", "dropped")})
     )
-    await _reply(update, "\n".join(lines))
+    _reply(update, context, "\n".join(lines))
 
 
 async def sync_command(update: Update, context: Context) -> None:
     """Sync every list now (in a worker thread), then push. Admins only."""
     lang = _lang(update, context)
     if not _is_admin(update, context):
-        await _reply(update, t(lang, "refused"))
+        _reply(update, context, t(lang, "refused"))
         return
-    await _reply(update, t(lang, "sync_started"))
+    _reply(update, context, t(lang, "sync_started"))
     run_sync: Callable[[], str] = context.bot_data["sync"]
     summary = await asyncio.to_thread(run_sync)
-    await _reply(update, t(lang, "sync_done", summary=_esc(summary)))
+    _reply(update, context, t(lang, "sync_done", summary=_esc(summary)))
 
 
 # --- inline mode and errors --------------------------------------------------------------
@@ -378,15 +433,22 @@ async def inline_query(update: Update, context: Context) -> None:
     if query is None:
         return
     words = query.query.strip()
-    offset = int(query.offset) if query.offset.isdigit() else 0
-    results = _storage(context).search(words, limit=51, offset=offset) if words else []
+    try:
+        checked = check_words("q", words) if words else None
+    except BadRequestError:
+        checked = None
+    offset = query.offset
+    # The offset comes back from the client: digits only, and bounded.
+    start = int(offset) if offset.isascii() and offset.isdigit() and len(offset) <= 4 else 0
+    start = min(start, 1000)
+    results = _storage(context).search(checked, limit=51, offset=start) if checked else []
     lang = pick_lang(None, query.from_user.language_code)
     articles = [
         InlineQueryResultArticle(
             id=hashlib.sha1(f"{r.list}:{r.entry.identity}".encode()).hexdigest()[:32],
             title=r.entry.title[:200] or r.entry.url,
             description=(" › ".join(r.entry.section) + " — " + r.entry.description)[:200],
-            url=r.entry.url if r.entry.url.startswith(("http://", "https://")) else None,
+            url=safe_link(r.entry.url, ("http", "https")),
             input_message_content=InputTextMessageContent(
                 entry_html(r.entry, r.list, r.first_date, lang)[0],
                 parse_mode=ParseMode.HTML,
@@ -395,7 +457,7 @@ async def inline_query(update: Update, context: Context) -> None:
         )
         for r in results[:50]
     ]
-    next_offset = str(offset + 50) if len(results) > 50 else ""
+    next_offset = str(start + 50) if len(results) > 50 and start < 1000 else ""
     await query.answer(articles, next_offset=next_offset, cache_time=60)
 
 

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from html import escape
 
 from ..models import Entry
+from ..urls import safe_link
 
 LANGS = ("en", "zh")
 MESSAGE_LIMIT = 4096
+TITLE_LIMIT = 300
+META_LIMIT = 300
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "help": {
@@ -105,6 +108,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "sync_done": {"en": "Sync done: {summary}", "zh": "同步完成：{summary}"},
     "added": {"en": "added {date}", "zh": "添加于 {date}"},
     "new_in": {"en": "New in {list}:", "zh": "{list} 新增："},
+    "slow_down": {
+        "en": "Too many requests; I will answer again in a few seconds.",
+        "zh": "请求太频繁，请稍等几秒再试。",
+    },
+    "bad_query": {
+        "en": "Please search with at most {words} words and {chars} characters of plain text.",
+        "zh": "请用不超过 {words} 个词、{chars} 个字符的纯文本搜索。",
+    },
+    "expired": {
+        "en": "This button has expired; send the command again.",
+        "zh": "这个按钮已失效，请重新发送命令。",
+    },
 }
 
 
@@ -134,23 +149,32 @@ def entry_html(
     description_limit: int = 200,
 ) -> tuple[str, str]:
     """Return an entry as Telegram HTML and as the plain text Telegram will count."""
-    title = entry.title or entry.url
+    # Every part is bounded, so one entry always fits a message (a 5,000-character title
+    # must not make a reply or a push impossible to send).
+    title = _cut(entry.title or entry.url, TITLE_LIMIT)
     section = " › ".join(entry.section)
     meta = [part for part in (list_name, section) if part]
     if added:
         meta.append(t(lang, "added", date=added[:10]))
-    html = f'• <a href="{escape(entry.url, quote=True)}">{escape(title)}</a>'
+    link = safe_link(entry.url, ("http", "https"))
+    if link is None:  # javascript:, tg:, relative…: shown as text, never as a link
+        html = f"• {escape(title)}"
+    else:
+        html = f'• <a href="{escape(link, quote=True)}">{escape(title)}</a>'
     plain = f"• {title}"
     if meta:
-        html += f"\n<i>{escape(' · '.join(meta))}</i>"
-        plain += "\n" + " · ".join(meta)
+        shown = _cut(" · ".join(meta), META_LIMIT)
+        html += f"\n<i>{escape(shown)}</i>"
+        plain += "\n" + shown
     if entry.description and description_limit:
-        line = entry.description
-        if len(line) > description_limit:
-            line = line[: description_limit - 1].rstrip() + "…"
+        line = _cut(entry.description, description_limit)
         html += f"\n{escape(line)}"
         plain += "\n" + line
     return html, plain
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def batch_messages(header: tuple[str, str], items: Sequence[tuple[str, str]]) -> list[list[int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,13 +59,30 @@ def _casefold(value: str | None) -> str:
     return value.casefold() if value else ""
 
 
+def _make_private(path: Path) -> None:
+    """Create the database file as 0600, or narrow an existing one to 0600.
+
+    Never open and close an existing database file here: closing any descriptor of a file
+    drops every POSIX lock the process holds on it, the locks SQLite's other connections in
+    this process rely on.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class Connection:
     """The connection, its settings and schema, and the one place transactions begin."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The database holds chat ids and users' searches: only its owner may read it
+            # (SQLite gives the -wal and -shm files the database file's mode).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _make_private(self.path)
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as error:
             raise StorageError(f"database {self.path}: cannot open: {error}") from error

@@ -12,6 +12,7 @@ from ..models import (
     StoredEntry,
     StoredEvent,
 )
+from ..query import MAX_WORDS
 from .base import (
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
@@ -62,6 +63,9 @@ class ReadStore(Connection):
         Words are always literal text: FTS5 syntax in them is quoted away.
         """
         words = [casefold for word in query.split() if (casefold := word.casefold())]
+        # The callers check queries (query.check_words) with a clear message; this bound
+        # holds for any that does not.
+        words = words[:MAX_WORDS]
         if not words:
             return []
         long = [word for word in words if len(word) >= 3]
@@ -164,14 +168,15 @@ class ReadStore(Connection):
         count: int = self.db.execute(sql, params).fetchone()[0]
         return count
 
-    def data_version(self) -> tuple[int, int]:
-        """Return a value that changes whenever the database does (a cache key).
-
-        PRAGMA data_version moves when another connection commits; total_changes when this one
-        writes.
-        """
-        version: int = self.db.execute("PRAGMA data_version").fetchone()[0]
-        return version, self.db.total_changes
+    def content_version(self) -> tuple[int, str]:
+        """Return a value that changes whenever what the feeds and pages show does: a new
+        event, or a list's sync state. The bot's own writes (queries, outbox) leave it."""
+        row = self.db.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM events), "
+            "(SELECT group_concat(id || ':' || coalesce(head, '') || ':' || status || ':' || "
+            "coalesce(last_sync_at, '') || ':' || coalesce(last_error, ''), '|') FROM lists)"
+        ).fetchone()
+        return row[0], row[1] or ""
 
     def entry_count(self, list_id: int) -> int:
         """Return how many entries the list holds now."""

@@ -224,24 +224,26 @@ class TelegramStore(Connection):
         rows = self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")
         return dict(rows.fetchall())
 
-    def save_query(self, kind: str, text: str) -> int:
-        """Keep a query server-side (callback data holds 64 bytes); return its id."""
+    def save_query(self, kind: str, text: str, chat_id: int) -> int:
+        """Keep a query server-side (callback data holds 64 bytes) for one chat; return its id."""
         with self.atomic():
             row = self.db.execute(
-                "SELECT id FROM queries WHERE kind = ? AND text = ?", (kind, text)
+                "SELECT id FROM queries WHERE chat_id = ? AND kind = ? AND text = ?",
+                (chat_id, kind, text),
             ).fetchone()
             if row:
                 found: int = row[0]
                 return found
             new_id = self.db.execute(
-                "INSERT INTO queries (kind, text) VALUES (?, ?)", (kind, text)
+                "INSERT INTO queries (kind, text, chat_id) VALUES (?, ?, ?)", (kind, text, chat_id)
             ).lastrowid
         assert new_id is not None
         return new_id
 
-    def query_text(self, query_id: int, kind: str) -> str | None:
-        """Return a kept query."""
+    def query_text(self, query_id: int, kind: str, chat_id: int) -> str | None:
+        """Return a kept query, if it was kept for this chat."""
         row = self.db.execute(
-            "SELECT text FROM queries WHERE id = ? AND kind = ?", (query_id, kind)
+            "SELECT text FROM queries WHERE id = ? AND kind = ? AND chat_id = ?",
+            (query_id, kind, chat_id),
         ).fetchone()
         return row[0] if row else None

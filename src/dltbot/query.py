@@ -1,0 +1,43 @@
+"""What a reader may search for: the one check for words from HTTP clients, Telegram users
+and the command line, so a hostile query gets a clear answer instead of a slow one or a 500."""
+
+from __future__ import annotations
+
+from .errors import DltbotError
+from .untrusted import unsafe_char
+
+MAX_CHARS = 200
+# Each word is one more condition over every entry (and SQLite refuses ~1,000 of them): a
+# dozen is more than any real search, and bounds what one request can cost.
+MAX_WORDS = 12
+
+
+class BadRequestError(DltbotError):
+    """A parameter is wrong; the message names it."""
+
+
+def check_words(name: str, value: str | None) -> str | None:
+    """Return free text (q, section) with white space collapsed; None when absent.
+
+    Raises BadRequestError naming the parameter when it is empty, too long, has too many
+    words, or holds control or non-text characters (NUL, U+FFFF, …).
+    """
+    if value is None:
+        return None
+    if any(unsafe_char(ch) and ch not in "\t\n\r" for ch in value):
+        raise BadRequestError(f"{name}: control and non-text characters are not allowed")
+    value = " ".join(value.split())
+    if not value:
+        raise BadRequestError(f"{name}: must not be empty")
+    if len(value) > MAX_CHARS:
+        raise BadRequestError(f"{name}: at most {MAX_CHARS} characters")
+    if len(value.split()) > MAX_WORDS:
+        raise BadRequestError(f"{name}: at most {MAX_WORDS} words")
+    return value
+
+
+def parse_page_number(text: str) -> int:
+    """Read a page number from a URL segment: ASCII digits only (not ² or １)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise BadRequestError(f"archive page: {text!r} is not a page number")
+    return int(text)
