@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,18 +39,26 @@ def repo_with(work: Path, name: str, text: bytes) -> Path:
     return repo
 
 
+# Runs one command and prints its own children's peak RSS: a fresh figure for each command
+# (this process's RUSAGE_CHILDREN keeps the largest child so far).
+_MEASURE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)"
+)
+
+
 def sync_peak(repo: Path, db: Path) -> tuple[float, int, str]:
     """Run `dltbot sync` in a child; return seconds, its max RSS in MB and its last line."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(repo), "--db", str(db)],
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "dltbot.cli", "sync",
+         "--repo", str(repo), "--db", str(db)],
         capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    return seconds, max(peak, before) // 1024, lines[-1] if lines else ""
+    peak = int(result.stdout.strip().splitlines()[-1])
+    lines = result.stderr.strip().splitlines()
+    return seconds, peak, lines[-1] if lines else ""
 
 
 async def flood(base: str, seconds: float) -> tuple[list[float], int]:

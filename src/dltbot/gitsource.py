@@ -400,8 +400,31 @@ def list_versions(
                 changes.append((sha, mode, blob))
         elif _SHA.match(token):
             sha = token
-    versions = []
-    for sha, mode, blob in changes:
-        commit = commit_info(repository, sha)
-        versions.append(Version(commit, None if blob == _NULL_SHA else blob, mode))
-    return versions
+    objects = _read_objects(repository, [sha for sha, _, _ in changes])
+    return [
+        Version(parse_commit(sha, objects[sha]), None if blob == _NULL_SHA else blob, mode)
+        for sha, mode, blob in changes
+    ]
+
+
+def _read_objects(repository: git.Repo, shas: list[str]) -> dict[str, bytes]:
+    """Read many objects through one `git cat-file --batch` (a round trip each is slow)."""
+    if not shas:
+        return {}
+    result = subprocess.run(
+        ["git", "--git-dir", str(repository.git_dir), "cat-file", "--batch"],
+        input="".join(f"{sha}\n" for sha in shas).encode(), capture_output=True,
+    )  # fmt: skip
+    if result.returncode:
+        message = result.stderr.decode("utf-8", "replace").strip() or "cat-file failed"
+        raise GitSourceError(f"cannot read commits: {clean_line(message, 500)}")
+    out, at, objects = result.stdout, 0, {}
+    for sha in shas:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        if len(header) != 3:  # "<sha> missing"
+            raise GitSourceError(f"cannot read commit {sha[:12]}: missing")
+        size = int(header[2])
+        objects[sha] = out[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1
+    return objects

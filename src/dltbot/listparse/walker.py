@@ -20,6 +20,7 @@ class _Seg:
     # Folded link-less lines waiting to be joined (_fold): joining as they come would copy
     # the growing text once per line.
     parts: list[str] | None = None
+    joined: int = 0  # parts[:joined] are already blocks of _BLOCK lines joined
 
 
 @dataclass(slots=True)
@@ -37,6 +38,9 @@ _INLINE_WRAPPERS = ("Emphasis", "Strong", "Strikethrough", "Superscript", "Subsc
 Record = Heading | Entry
 
 
+_BLOCK = 4096
+
+
 def _fold(lines: list[list[_Seg]], keep: int = 0) -> None:
     """Fold the last finished line into the one before when neither holds a link.
 
@@ -48,10 +52,14 @@ def _fold(lines: list[list[_Seg]], keep: int = 0) -> None:
         return
     done, before = lines[-2], lines[-3]
     if len(done) == 1 and len(before) == 1 and done[0].url is None and before[0].url is None:
-        if before[0].parts is None:  # the common case, one plain text per line, made cheap
-            lines[-3] = [_Seg("", None, [before[0].text, done[0].text])]
+        seg = before[0]
+        if seg.parts is None:  # the common case, one plain text per line, made cheap
+            lines[-3] = [_Seg("", None, [seg.text, done[0].text])]
         else:
-            before[0].parts.append(done[0].text)
+            seg.parts.append(done[0].text)
+            if len(seg.parts) - seg.joined >= _BLOCK:  # a million lines keep a few strings
+                seg.parts[seg.joined :] = [join_text(seg.parts[seg.joined :])]
+                seg.joined += 1
         del lines[-2]
         return
     if not before or any(seg.url is not None for seg in (*before, *done)):
