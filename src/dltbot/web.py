@@ -15,6 +15,7 @@ from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .site import (
     BadRequestError,
@@ -281,8 +282,24 @@ class _FloodLog:
 _FLOOD = _FloodLog()
 
 
+class _BadRequestLog(logging.Filter):
+    """aiohttp logs a traceback for every request its parser refuses (a raw UTF-8 query,
+    a malformed header): the client got its 400; the log gets one counted line a minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            _FLOOD.note(f"refused malformed requests ({type(error).__name__})")
+            return False
+        return True
+
+
 def quiet_floods(loop: asyncio.AbstractEventLoop) -> None:
-    """Route the loop's own errors (EMFILE on accept, resets) through the flood log."""
+    """Route the loop's own errors (EMFILE on accept, resets) through the flood log, and
+    aiohttp's tracebacks for malformed requests too."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _BadRequestLog) for f in server_log.filters):
+        server_log.addFilter(_BadRequestLog())
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import resource
 import socket
 import subprocess
@@ -181,3 +182,23 @@ def test_a_flood_of_half_open_connections_neither_stalls_nor_floods_the_log(
     assert "Traceback" not in log
     assert len(lines) < 10, log[:2000]
     assert "connection cap of 768 reached" in log
+
+
+def test_malformed_requests_get_a_400_and_no_traceback(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": LIST}, "first")
+    sync(repo, tmp_path / "db.sqlite3")
+    process, port = _serve(tmp_path / "db.sqlite3", tmp_path, request_timeout=5)
+    try:
+        for raw in (
+            "GET /api/search?q=泛化 HTTP/1.1\r\nHost: x\r\n\r\n".encode(),  # unencoded UTF-8
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # TLS to plain HTTP
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(raw)
+                assert re.match(rb"HTTP/1.[01] 400 ", conn.recv(100)), raw
+    finally:
+        process.terminate()
+        _, log = process.communicate(timeout=15)
+    assert "Traceback" not in log
+    assert len(log.splitlines()) <= 2, log
