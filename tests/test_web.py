@@ -89,6 +89,8 @@ def test_every_route_answers(served: tuple[Server, GitRepo, Path], tmp_path: Pat
         ("/lists/dlt/weekly.atom", 200, atom),
         ("/feeds.opml", 200, "text/x-opml; charset=utf-8"),
         ("/search?q=one", 200, "text/html; charset=utf-8"),
+        ("/search?q=", 200, "text/html; charset=utf-8"),
+        ("/search", 200, "text/html; charset=utf-8"),
         ("/api/search?q=one", 200, "application/json; charset=utf-8"),
         ("/healthz", 200, "application/json; charset=utf-8"),
         ("/lists/nope/feed.atom", 404, "text/plain; charset=utf-8"),
@@ -104,6 +106,8 @@ def test_every_route_answers(served: tuple[Server, GitRepo, Path], tmp_path: Pat
             assert validate_atom(body, tmp_path).startswith("VALID")
     assert server.get("/lists/nope/feed.atom")[2] == b"not found: no list named 'nope'\n"
     assert server.get("/feed.atom?q=")[2] == b"bad request: q: must not be empty\n"
+    assert b'type="search" name="q"' in server.get("/search?q=+")[2]  # the form, and a hint
+    assert b"Type one or more words" in server.get("/search?q=")[2]
     results = json.loads(server.get("/api/search?q=first")[2])
     assert [(r["title"], r["list"]) for r in results["results"]] == [("One", "dlt")]
 
@@ -155,13 +159,20 @@ def test_healthz_turns_503_when_a_list_fails_too_long(served: tuple[Server, GitR
     assert [(e["list"], e["status"], e["entries"], e["healthy"]) for e in body["lists"]] == [
         ("dlt", "ok", 2, True)
     ]
+    assert body["failing"] == []
     with sqlite3.connect(db) as conn:
         conn.execute(
             "UPDATE lists SET status = 'failing', last_error = 'remote unreachable', "
-            "failing_since = '2020-01-01T00:00:00+00:00'"
+            "failing_since = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
         )
     status, _, raw = server.get("/healthz")
+    assert status == 200  # failing, but not for long yet
+    assert (json.loads(raw)["status"], json.loads(raw)["failing"]) == ("degraded", ["dlt"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE lists SET failing_since = '2020-01-01T00:00:00+00:00'")
+    status, _, raw = server.get("/healthz")
     assert status == 503
+    assert (json.loads(raw)["status"], json.loads(raw)["failing"]) == ("failing", ["dlt"])
     assert json.loads(raw)["lists"][0]["last_error"] == "remote unreachable"
 
 

@@ -123,6 +123,11 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str) -> str:
     out = [_head(f"Search: {q}" if q else "Search", [])]
     out.append(f'<header><h1><a href="{escape(base)}/">What is new in the lists</a></h1>')
     out.append(_search_form(base, q) + "</header>")
+    if not q:
+        out.append(
+            '<p class="meta">Type one or more words: entries whose title, description or '
+            "section holds every word are shown, title matches first. 输入关键词搜索。</p>"
+        )
     if q and not results:
         out.append(f"<p>No entry matches “{escape(q)}”.</p>")
     if results:

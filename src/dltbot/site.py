@@ -269,8 +269,8 @@ class Site:
         return Document(body.encode(), HTML)
 
     def search_page(self, q: str | None) -> Document:
-        """Return the HTML search results page."""
-        q = check_words("q", q)
+        """Return the HTML search results page (the form and a hint when q is empty)."""
+        q = check_words("q", q) if q is not None and q.strip() else None
         results = self.storage.search(q, limit=50) if q else []
         return Document(page.search_page(q or "", results, self.base).encode(), HTML)
 
@@ -309,7 +309,11 @@ class Site:
                     "healthy": not stale,
                 }
             )
-        body = {"status": "failing" if unhealthy else "ok", "lists": lists}
+        failing = [item["list"] for item in lists if item["status"] == "failing"]
+        # "degraded": a list is failing but not for long yet (200); "failing": one has failed
+        # for over 3 intervals (503, for health checks).
+        status = "failing" if unhealthy else "degraded" if failing else "ok"
+        body = {"status": status, "failing": failing, "lists": lists}
         data = json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
         return Document(data, JSON, status=503 if unhealthy else 200)
 
