@@ -179,6 +179,7 @@ def test_every_command_has_help() -> None:
     assert sorted(commands) == [
         "bot",
         "check-config",
+        "entries",
         "events",
         "export",
         "healthcheck",
@@ -212,3 +213,56 @@ def test_json_log_lines(repo: GitRepo, tmp_path: Path) -> None:
     assert [(line["level"], line["logger"]) for line in lines][-1] == ("info", "dltbot")
     assert lines[-1]["message"].startswith("list upstream synced: 1 new commits, events: 1 added")
     assert all(set(line) == {"time", "level", "logger", "message"} for line in lines)
+
+
+def test_global_options_before_or_after_the_command(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit(
+        {"README.md": "## S\n\n- [One](https://one.org) a\n- [Two](https://two.org)\n"}, "s"
+    )
+    db = str(tmp_path / "db.sqlite3")
+    assert dltbot("sync", "--repo", str(repo.path), "--name", "l", "--db", db).returncode == 0
+    before = dltbot("--db", db, "lists")
+    after = dltbot("lists", "--db", db)
+    assert before.returncode == after.returncode == 0
+    assert before.stdout == after.stdout and before.stdout.startswith("l: ok, 2 entries")
+    assert dltbot("-v", "--db", db, "events", "--json").returncode == 0
+
+
+def test_read_commands_refuse_a_missing_database(tmp_path: Path) -> None:
+    typo = tmp_path / "dltbot.sqlite"
+    for args in (["lists"], ["events"], ["search", "x"], ["random"], ["entries"],
+                 ["serve", "--listen", "127.0.0.1:0"], ["export", "--out", str(tmp_path / "o")]):  # fmt: skip
+        result = dltbot(*args, "--db", str(typo))
+        assert result.returncode == 1, args
+        assert result.stderr == f"dltbot: error: no database at {typo} (run dltbot sync first)\n"
+    assert not typo.exists()
+
+
+def test_entries_prints_the_list_in_order(repo: GitRepo, tmp_path: Path) -> None:
+    text = "## A\n\n- [One](https://one.org) a\n\n## B\n\n- [Two](https://two.org) b\n"
+    repo.commit({"README.md": text}, "s")
+    db = str(tmp_path / "db.sqlite3")
+    dltbot("sync", "--repo", str(repo.path), "--name", "l", "--db", db)
+    rows = [
+        json.loads(line) for line in dltbot("entries", "--db", db, "--json").stdout.splitlines()
+    ]
+    assert [(r["title"], r["identity"], r["section"]) for r in rows] == [
+        ("One", "one.org", ["A"]),
+        ("Two", "two.org", ["B"]),
+    ]
+    only_b = dltbot("entries", "--db", db, "--section", "b").stdout
+    assert only_b.startswith("Two <https://two.org>")
+    assert dltbot("entries", "--db", db, "--list", "nope").returncode == 1
+
+
+def test_check_config_refuses_no_lists_and_names_the_yaml_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("lists: []\n", encoding="utf-8")
+    result = dltbot("check-config", "--config", str(empty))
+    assert result.returncode == 1
+    assert "lists: must name at least one list" in result.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("web:\n  listen: [1\nfeed: {}\n", encoding="utf-8")
+    result = dltbot("check-config", "--config", str(broken))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"dltbot: error: {broken}: not valid YAML at line ")

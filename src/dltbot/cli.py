@@ -82,32 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
         "moved or removed.",
     )
     parser.add_argument("--version", action="version", version=f"dltbot {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    parser.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON"
-    )
+    # The global options go before or after the command (`dltbot --db X lists` and `dltbot
+    # lists --db X`): the main parser holds their defaults, each command takes them again
+    # without defaults of its own, so a value given after the command wins.
+    parser.set_defaults(verbose=False, log_format="text", config=None, db=None)
+    shared = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for where in (parser, shared):
+        where.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+        where.add_argument(
+            "--log-format", choices=("text", "json"), help="log lines as text or JSON"
+        )
+        where.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
+        where.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
+        sub = commands.add_parser(name, help=help, description=help, parents=[shared])
         return sub
 
-    def add_db(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--config", metavar="FILE", help="YAML config (its storage.path)")
-        sub.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
-
     run = command("run", "Run the service: scheduled syncs, the web server and the bot.")
-    run.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
-    run.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
     run.set_defaults(func=cmd_run)
 
     health = command("healthcheck", "Exit 0 if the service's /healthz answers 200, else 1.")
-    health.add_argument("--config", metavar="FILE", help="YAML config (its web.listen)")
     health.add_argument("--url", help="health URL (default: http://<web.listen>/healthz)")
     health.set_defaults(func=cmd_healthcheck)
 
     sync = command("sync", "Fetch each list and record the events of its new commits.")
-    add_db(sync)
     sync.add_argument("--repo", help="repository URL, local clone or git bundle (no --config)")
     sync.add_argument("--path", help=f"list file in the repository (default {DEFAULT_PATH})")
     sync.add_argument("--name", help="list name (default: the repository's name)")
@@ -116,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(func=cmd_sync)
 
     events = command("events", "Show recorded events, oldest first.")
-    add_db(events)
     events.add_argument("--list", help="only this list")
     events.add_argument(
         "--kind", action="append", choices=EVENT_KINDS, help="only this kind (repeatable)"
@@ -126,7 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     events.set_defaults(func=cmd_events)
 
     search = command("search", "Search current entries: titles, descriptions, headings.")
-    add_db(search)
     search.add_argument("words", nargs="+", help="words to find (literal text)")
     search.add_argument("--list", help="only this list")
     search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
@@ -134,14 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(func=cmd_search)
 
     random = command("random", "Show one random current entry.")
-    add_db(random)
     random.add_argument("--list", help="only this list")
     random.add_argument("--section", help="only under headings holding these words")
     random.add_argument("--json", action="store_true", help="one JSON object")
     random.set_defaults(func=cmd_random)
 
+    entries = command("entries", "Show a list's current entries, in list order.")
+    entries.add_argument("--list", help="only this list")
+    entries.add_argument("--section", help="only under headings holding these words")
+    entries.add_argument("--json", action="store_true", help="one JSON object per line")
+    entries.set_defaults(func=cmd_entries)
+
     lists = command("lists", "Show each list's sync status.")
-    add_db(lists)
     lists.add_argument("--json", action="store_true", help="one JSON object per line")
     lists.set_defaults(func=cmd_lists)
 
@@ -152,21 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     parse.set_defaults(func=cmd_parse)
 
     serve = command("serve", "Serve the feeds, the page, search and health over HTTP.")
-    add_db(serve)
     serve.add_argument("--listen", metavar="HOST:PORT", help="address (default: web.listen)")
     serve.set_defaults(func=cmd_serve)
 
     export = command("export", "Write the feeds, OPML and page as static files.")
-    add_db(export)
     export.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to fill")
     export.set_defaults(func=cmd_export)
 
     bot = command("bot", "Run the Telegram bot alone (commands, inline mode, pushes).")
-    add_db(bot)
     bot.set_defaults(func=cmd_bot)
 
     check = command("check-config", "Validate a config file; exit 1 naming the bad key.")
-    check.add_argument("--config", metavar="FILE", help="YAML config (default: embedded)")
     check.set_defaults(func=cmd_check_config)
     return parser
 
@@ -174,9 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
 # --- commands -------------------------------------------------------------------------------
 
 
-def _open_storage(args: argparse.Namespace) -> Storage:
+def _open_storage(args: argparse.Namespace, create: bool = False) -> Storage:
+    """Open the database; a command that only reads refuses to create an empty one (a
+    mistyped --db would otherwise print nothing and leave a stray file)."""
     config = load_config(args.config)
-    return Storage(Path(args.db) if args.db else config.database_path())
+    path = Path(args.db) if args.db else config.database_path()
+    if not create and not path.exists():
+        raise DltbotError(f"no database at {path} (run dltbot sync first)")
+    return Storage(path)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -279,6 +282,24 @@ def cmd_random(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_entries(args: argparse.Namespace) -> int:
+    """Print the current entries of one list or all, in list order."""
+    section = check_words("--section", args.section)
+    with _open_storage(args) as storage:
+        names = [state.name for state in storage.list_states()]
+        if args.list and args.list not in names:
+            raise DltbotError(f"--list {args.list}: no such list in the database")
+        found = [e for name in ([args.list] if args.list else names) for e in storage.entries(name)]
+    if section:
+        words = section.casefold().split()
+        found = [
+            e for e in found if all(w in " > ".join(e.entry.section).casefold() for w in words)
+        ]
+    for result in found:
+        _print_entry(result, args.json)
+    return 0
+
+
 def cmd_lists(args: argparse.Namespace) -> int:
     """Print each list's status."""
     with _open_storage(args) as storage:
@@ -336,7 +357,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     host, port = parse_listen(args.listen) if args.listen else config.web.host_port()
-    storage = Storage(Path(args.db) if args.db else config.database_path())
+    storage = _open_storage(args)
     site = Site(storage, config)
 
     def ready(bound: int) -> None:
@@ -374,7 +395,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .site import Site
 
     config = load_config(args.config)
-    with Storage(Path(args.db) if args.db else config.database_path()) as storage:
+    with _open_storage(args) as storage:
         written = export_site(Site(storage, config), args.out)
     print(f"dltbot: wrote {written} files to {args.out}")
     return 0

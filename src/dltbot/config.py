@@ -225,6 +225,8 @@ class Config(_Strict):
     @field_validator("lists")
     @classmethod
     def _unique_names(cls, value: list[ListConfig]) -> list[ListConfig]:
+        if not value:
+            raise ValueError("must name at least one list (or leave the key out for the default)")
         names = [item.source().name for item in value]
         for index, name in enumerate(names):
             if name in names[:index]:
