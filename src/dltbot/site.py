@@ -6,10 +6,11 @@ the lists' sync state (Storage.content_version), which a sync moves and nothing 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
@@ -66,6 +67,7 @@ class Site:
         self.intervals = {source.name: source.interval_seconds for source in config.sources()}
         self.clock = clock or (lambda: datetime.now(UTC))
         self._cache: dict[tuple[str, ...], tuple[tuple[int, str], Document]] = {}
+        self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -97,12 +99,29 @@ class Site:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
-        document = render()
+        document = self._stamp(key, render())
         with self._lock:
             if len(self._cache) > 512:
                 self._cache.clear()  # query feeds are unbounded; keep memory bounded
             self._cache[key] = (version, document)
         return document
+
+    def _stamp(self, key: tuple[str, ...], document: Document) -> Document:
+        """Give a document its Last-Modified: when its bytes last changed, as this process saw
+        them (first render: now). Never an entry's date: a list synced later can add entries
+        dated in the past, and a reader's If-Modified-Since must still see the change."""
+        digest = hashlib.sha256(document.body).digest()
+        now = self.clock().replace(microsecond=0)
+        with self._lock:
+            seen = self._changed.get(key)
+            if seen is None or seen[0] != digest:
+                # Strictly later than the last stamp: a change within the same second as
+                # the last one must not share its Last-Modified.
+                stamp = max(now, seen[1] + timedelta(seconds=1)) if seen else now
+                if len(self._changed) > 4096:
+                    self._changed.clear()
+                self._changed[key] = seen = (digest, stamp)
+        return replace(document, updated=seen[1])
 
     # --- lists -------------------------------------------------------------------------
 
@@ -134,8 +153,9 @@ class Site:
         if q is not None:
             identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
         events = self.storage.feed_events(
-            self.kinds, name, limit=self.size, section=section, identities=identities
-        )
+            self.kinds, name, limit=self.size, section=section, identities=identities,
+            by_date=name is None,
+        )  # fmt: skip
         path = f"{self.list_url(name)}/feed.atom"
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
         self_url = self.base + path + (f"?{urlencode(params)}" if params else "")

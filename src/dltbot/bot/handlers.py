@@ -184,7 +184,7 @@ async def latest_command(update: Update, context: Context) -> None:
         _reply(update, context, t(lang, "latest_usage"))
         return
     count = int(args[0]) if args else 10
-    events = _storage(context).feed_events(["added"], limit=count)
+    events = _storage(context).feed_events(["added"], limit=count, by_date=True)
     if not events:
         _reply(update, context, t(lang, "no_entries"))
         return

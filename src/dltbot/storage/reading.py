@@ -124,10 +124,13 @@ class ReadStore(Connection):
         newest_first: bool = True,
         section: str | None = None,
         identities: Sequence[str] | None = None,
+        by_date: bool = False,
     ) -> list[FeedEvent]:
         """Return events for a feed, with the entry's text as its last "changed" event left it.
 
-        Ordered by event id (the order events were recorded), newest first unless asked.
+        Ordered by event id (the order events were recorded), newest first unless asked; with
+        `by_date`, by the commit's date in UTC (documents of several lists: a list synced
+        later brings older history, which must not push the newest additions out).
         `section` keeps events under headings holding every one of its words; `identities`
         keeps events of those entries only.
         """
@@ -138,6 +141,8 @@ class ReadStore(Connection):
             where.append("ev.identity IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(identities)))
         order = "DESC" if newest_first else "ASC"
+        # julianday() reads the offset, so dates of different time zones compare in UTC.
+        sort = f"julianday(c.committed_at) {order}, ev.id {order}" if by_date else f"ev.id {order}"
         sql = f"""
             SELECT ev.id, l.name, l.repo, ev.kind, ev.kind_seq, ev.identity, ev.url, ev.title,
                    ev.description, ev.section, c.sha, c.committed_at, c.author, c.summary,
@@ -150,7 +155,7 @@ class ReadStore(Connection):
             FROM events ev JOIN lists l ON l.id = ev.list_id
             JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha
             WHERE {" AND ".join(where)}
-            ORDER BY ev.id {order} LIMIT ? OFFSET ?
+            ORDER BY {sort} LIMIT ? OFFSET ?
         """
         params.extend([limit, offset])
         return [feed_event_row(row) for row in self.db.execute(sql, params)]

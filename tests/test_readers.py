@@ -1,0 +1,59 @@
+"""Several lists in one database, as real feed readers see them (issue 8's reproduction)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import feedparser
+from conftest import GitRepo, fast_import
+from test_web import Server, sync
+
+NEW = "# New\n\n## Papers\n\n" + "".join(
+    f"- [New {i}](https://new.example.org/{i}) recent\n" for i in range(3)
+)
+# An older list: 80 additions dated November 2023, more than a live feed holds (50).
+OLD = ["# Old\n\n## Things\n\n" + "".join(
+    f"- [Old {i}](https://old.example.org/{i}) older\n" for i in range(n)
+) for n in range(1, 81)]  # fmt: skip
+
+
+def test_a_second_list_changes_the_feed_for_every_validator(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": NEW}, "three new")  # dated January 2024
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    server = Server(db)
+    try:
+        status, headers, body = server.get("/feed.atom")
+        assert status == 200
+        modified, etag = headers["Last-Modified"], headers["ETag"]
+        time.sleep(1.1)  # Last-Modified has one-second resolution
+        old = tmp_path / "old"
+        fast_import(old, OLD)
+        result = subprocess.run(
+            [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(old),
+             "--db", str(db), "--name", "old"], capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        status, headers, changed = server.get("/feed.atom", If_Modified_Since=modified)
+        assert status == 200 and changed != body  # not a 304: the document changed
+        assert parsedate_to_datetime(headers["Last-Modified"]) > parsedate_to_datetime(modified)
+        assert server.get("/feed.atom", If_None_Match=etag)[0] == 200
+        again = server.get("/feed.atom", If_Modified_Since=headers["Last-Modified"])
+        assert again[0] == 304
+        # Newest addition first, whichever list it is in: the old list's backfill (80 entries
+        # from 2023) does not push the three 2024 additions out of the 50-entry feed.
+        titles = [entry.title for entry in feedparser.parse(changed).entries]
+        assert titles[:3] == ["New 0", "New 1", "New 2"] or set(titles[:3]) == {
+            "New 0",
+            "New 1",
+            "New 2",
+        }
+        assert len(titles) == 50 and titles[3].startswith("Old ")
+        assert re.search(rb"<title>New 0</title>", changed)
+    finally:
+        server.stop()
