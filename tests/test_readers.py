@@ -57,3 +57,22 @@ def test_a_second_list_changes_the_feed_for_every_validator(repo: GitRepo, tmp_p
         assert re.search(rb"<title>New 0</title>", changed)
     finally:
         server.stop()
+
+
+def test_search_ranks_exact_title_then_prefix_then_word_then_the_rest(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": "## Tools\n\n"
+        "- [Topik](https://a.org) topic modelling\n"
+        "- [Tracing with Opik here](https://b.org) x\n"
+        "- [Opik](https://c.org) LLM evaluation\n"
+        "- [Opik Agent](https://d.org) y\n"
+        "- [Other](https://e.org) works with opik\n"}, "tools")  # fmt: skip
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    result = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "search", "opik", "--db", str(db)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    titles = [line.split(" <")[0] for line in result.stdout.splitlines() if "<" in line]
+    assert titles == ["Opik", "Opik Agent", "Tracing with Opik here", "Topik", "Other"]

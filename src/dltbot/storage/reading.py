@@ -71,7 +71,7 @@ class ReadStore(Connection):
         long = [word for word in words if len(word) >= 3]
         short = [word for word in words if len(word) < 3]
         joins, where, params = "", ["1"], list[Any]()
-        order = [f"({' + '.join('(instr(casefold(e.title), ?) > 0)' for _ in words)}) DESC"]
+        order = ["title_rank(e.title, ?)"]
         if long:
             joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
             where.append("entries_fts MATCH ?")
@@ -89,7 +89,7 @@ class ReadStore(Connection):
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY {', '.join(order)}, e.first_date DESC, e.id LIMIT ? OFFSET ?"
         )
-        params.extend([*words, limit, offset])
+        params.extend([" ".join(words), limit, offset])
         return [stored_entry_row(row) for row in self.db.execute(sql, params)]
 
     def random_entry(
