@@ -76,3 +76,26 @@ def test_search_ranks_exact_title_then_prefix_then_word_then_the_rest(
     )  # fmt: skip
     titles = [line.split(" <")[0] for line in result.stdout.splitlines() if "<" in line]
     assert titles == ["Opik", "Opik Agent", "Tracing with Opik here", "Topik", "Other"]
+
+
+def test_the_opml_feeds_share_no_entry_and_none_is_empty(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": NEW}, "three new")
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    old = tmp_path / "old"
+    fast_import(old, OLD[:5])
+    subprocess.run([sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(old), "--db",
+                    str(db), "--name", "old"], check=True, capture_output=True)  # fmt: skip
+    server = Server(db)
+    try:
+        opml = server.get("/feeds.opml")[2].decode()
+        urls = re.findall(r'xmlUrl="([^"]+)"', opml)
+        assert len(urls) == 2
+        ids: list[str] = []
+        for url in urls:
+            feed = feedparser.parse(server.get(url.removeprefix(server.base))[2])
+            assert feed.entries, url  # no feed empty in the reader
+            ids += [entry.id for entry in feed.entries]
+        assert len(ids) == len(set(ids)) == 8  # no item twice
+    finally:
+        server.stop()

@@ -265,7 +265,11 @@ class Site:
         head = ElementTree.SubElement(root, "head")
         ElementTree.SubElement(head, "title").text = "dltbot feeds"
         body = ElementTree.SubElement(root, "body")
-        for title, url in self.feed_urls():
+        # One feed per list, and nothing else: a reader such as newsboat keys items by their
+        # id across all its feeds, so the all-lists feed (the same entries, the same ids)
+        # would show up empty, and digests would repeat every addition under another id.
+        for state in self.lists():
+            title, url = state.name, f"{self.base}/lists/{quote(state.name)}/feed.atom"
             ElementTree.SubElement(
                 body, "outline", type="rss", text=title, title=title, xmlUrl=url,
                 htmlUrl=self.base + "/",
