@@ -68,7 +68,12 @@ def test_list_feed_is_valid_and_reads_back_whole(repo: GitRepo, tmp_path: Path) 
     ]
     doc = feedparser.parse(data)
     assert doc.feed.title == "dlt: new entries"
-    assert [link.href for link in doc.feed.links] == [f"{BASE}/lists/dlt/feed.atom", f"{BASE}/"]
+    assert [link.href for link in doc.feed.links] == [
+        f"{BASE}/lists/dlt/feed.atom",
+        f"{BASE}/",
+        f"{BASE}/lists/dlt/feed.rss",
+        f"{BASE}/lists/dlt/feed.json",
+    ]
     assert doc.feed.updated == "2024-01-01T02:00:00+08:00" or doc.feed.updated_parsed[:4] == (
         2023,
         12,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import feedparser
 from conftest import GitRepo, fast_import
@@ -97,5 +101,58 @@ def test_the_opml_feeds_share_no_entry_and_none_is_empty(repo: GitRepo, tmp_path
             assert feed.entries, url  # no feed empty in the reader
             ids += [entry.id for entry in feed.entries]
         assert len(ids) == len(set(ids)) == 8  # no item twice
+        if shutil.which("newsboat"):  # the real reader, when installed (apt-get install newsboat)
+            home = tmp_path / "newsboat"
+            home.mkdir()
+            (home / "f.opml").write_text(opml, encoding="utf-8")
+            files = ["-u", str(home / "urls"), "-c", str(home / "cache.db")]
+            env = {**os.environ, "HOME": str(home)}
+            run = {"cwd": home, "env": env, "capture_output": True, "text": True, "timeout": 60}
+            subprocess.run(["newsboat", *files, "-i", "f.opml"], check=True, **run)  # type: ignore[call-overload]
+            shown = subprocess.run(["newsboat", *files, "-x", "reload", "print-unread"], **run)  # type: ignore[call-overload]
+            assert shown.stdout.strip() == "8 unread articles", shown.stdout + shown.stderr
+    finally:
+        server.stop()
+
+
+def test_every_live_feed_is_also_rss_and_json_feed_with_the_same_ids(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    repo.commit({"README.md": NEW}, "three new")
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    server = Server(db)
+    try:
+        for path in ("/feed", "/lists/dlt/feed", "/lists/dlt/daily"):
+            atom = server.get(f"{path}.atom")[2]
+            status, headers, rss = server.get(f"{path}.rss")
+            assert (status, headers["Content-Type"]) == (200, "application/rss+xml; charset=utf-8")
+            parsed = feedparser.parse(rss)
+            assert not parsed.bozo and parsed.version == "rss20"
+            ids = [e.id for e in feedparser.parse(atom).entries]
+            assert [e.id for e in parsed.entries] == ids and ids
+            # The elements RSS 2.0 requires, checked without a schema.
+            channel = ElementTree.fromstring(rss).find("channel")
+            assert channel is not None
+            for name in ("title", "link", "description"):
+                assert (channel.findtext(name) or "").strip(), name
+            for item in channel.findall("item"):
+                assert item.find("guid").get("isPermaLink") == "false"  # type: ignore[union-attr]
+                assert item.findtext("title") or item.findtext("description")
+            status, headers, body = server.get(f"{path}.json")
+            assert headers["Content-Type"] == "application/feed+json; charset=utf-8"
+            feed = json.loads(body)
+            assert feed["version"] == "https://jsonfeed.org/version/1.1"
+            assert feed["feed_url"] == f"{server.base}{path}.json"
+            assert [item["id"] for item in feed["items"]] == ids
+        atom = server.get("/lists/dlt/feed.atom")[2].decode()
+        assert f'href="{server.base}/lists/dlt/feed.rss" rel="alternate"' in atom
+        page = server.get("/")[2].decode()
+        assert (
+            f'type="application/rss+xml" title="dlt (RSS)" href="{server.base}/lists/dlt/feed.rss"'
+            in page
+        )
+        assert server.get("/feed.xml")[0] == 404
+        assert server.get("/feed.rss?q=new")[0] == 200
     finally:
         server.stop()

@@ -189,10 +189,42 @@ def test_export_writes_the_same_documents(
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == [
         "feed.atom",
+        "feed.json",
+        "feed.rss",
         "feeds.opml",
         "index.html",
         "lists/dlt/daily.atom",
         "lists/dlt/feed.atom",
+        "lists/dlt/feed.json",
+        "lists/dlt/feed.rss",
         "lists/dlt/weekly.atom",
     ]
-    assert result.stdout == f"dltbot: wrote 6 files to {out}\n"
+    assert result.stdout == f"dltbot: wrote 10 files to {out} (0 unchanged)\n"
+
+
+def test_export_with_a_base_url_writes_only_what_changed(
+    served: tuple[Server, GitRepo, Path], tmp_path: Path
+) -> None:
+    _, repo, db = served
+    out = tmp_path / "site"
+    command = [sys.executable, "-m", "dltbot.cli", "export", "--db", str(db), "--out", str(out),
+               "--base-url", "https://lists.example.org/feeds/"]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert b"127.0.0.1" not in path.read_bytes(), path
+    assert (
+        b"https://lists.example.org/feeds/lists/dlt/feed.atom" in (out / "feeds.opml").read_bytes()
+    )
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.stdout == f"dltbot: wrote 0 files to {out} (10 unchanged)\n"
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+    repo.commit({"README.md": V2}, "add two")
+    sync(repo, db)
+    third = subprocess.run(command, capture_output=True, text=True)
+    assert "(0 unchanged)" not in third.stdout and "wrote 0 files" not in third.stdout
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary file left behind
+    bad = subprocess.run([*command[:-1], "ftp://x"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "--base-url 'ftp://x'" in bad.stderr

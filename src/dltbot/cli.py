@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import __version__, logfilter
-from .config import DEFAULT_PATH, ListConfig, load_config, parse_listen
+from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
 from .models import EVENT_KINDS, EventKind, StoredEntry
@@ -159,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = command("export", "Write the feeds, OPML and page as static files.")
     export.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to fill")
+    export.add_argument(
+        "--base-url", metavar="URL", help="public URL the files are served at (feed.base_url)"
+    )
     export.set_defaults(func=cmd_export)
 
     bot = command("bot", "Run the Telegram bot alone (commands, inline mode, pushes).")
@@ -395,9 +400,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .site import Site
 
     config = load_config(args.config)
+    if args.base_url:
+        try:  # validated as feed.base_url is
+            config = config.model_copy(
+                update={"feed": FeedConfig.model_validate(
+                    {**config.feed.model_dump(), "base_url": args.base_url}
+                )}
+            )  # fmt: skip
+        except ValidationError:
+            raise DltbotError(
+                f"--base-url {args.base_url!r}: must be an absolute http(s) URL"
+            ) from None
     with _open_storage(args) as storage:
-        written = export_site(Site(storage, config), args.out)
-    print(f"dltbot: wrote {written} files to {args.out}")
+        site = Site(storage, config)
+        written, unchanged = export_site(site, args.out)
+        site.close()
+    print(f"dltbot: wrote {written} files to {args.out} ({unchanged} unchanged)")
     return 0
 
 

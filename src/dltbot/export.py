@@ -1,34 +1,57 @@
-"""`dltbot export`: the site's documents as static files, for any static host."""
+"""`dltbot export`: the site's documents as static files, for any static host or CDN."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from .errors import DltbotError
-from .site import Site
+from .feed import FORMATS
+from .site import Document, Site
 
 
-def export_site(site: Site, out: Path) -> int:
-    """Write the page, OPML, every feed, digest and archive page under out; return the count."""
-    documents = {
-        "index.html": site.index(),
-        "feeds.opml": site.opml(),
-        "feed.atom": site.feed(None),
-    }
+def export_site(site: Site, out: Path) -> tuple[int, int]:
+    """Write the page, OPML, every feed (Atom, RSS, JSON Feed), digest and archive page under
+    out; return how many files were written and how many were already up to date."""
+    documents: dict[str, Document] = {"index.html": site.index(), "feeds.opml": site.opml()}
+    for fmt in FORMATS:
+        documents[f"feed.{fmt}"] = site.feed(None, fmt=fmt)
     for number in range(site.archive_count(None)):
         documents[f"archive/{number}.atom"] = site.archive(None, number)
     for state in site.lists():
         prefix = f"lists/{state.name}"
-        documents[f"{prefix}/feed.atom"] = site.feed(state.name)
+        for fmt in FORMATS:
+            documents[f"{prefix}/feed.{fmt}"] = site.feed(state.name, fmt=fmt)
         documents[f"{prefix}/daily.atom"] = site.digest(state.name, "daily")
         documents[f"{prefix}/weekly.atom"] = site.digest(state.name, "weekly")
         for number in range(site.archive_count(state.name)):
             documents[f"{prefix}/archive/{number}.atom"] = site.archive(state.name, number)
+    written = 0
     try:
         for name, document in documents.items():
-            path = out / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(document.body)
+            written += _write_if_changed(out / name, document.body)
     except OSError as error:
         raise DltbotError(f"--out {out}: cannot write: {error.strerror or error}") from error
-    return len(documents)
+    return written, len(documents) - written
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write a file only if its bytes change, through a temporary file renamed into place: a
+    web server never serves half a file, and rsync or an object-store sync uploads only what
+    changed (unchanged files keep their modification time)."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temp, 0o644)  # served files: readable by the web server
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True

@@ -9,6 +9,7 @@ same bytes.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ _VERBS = {
 }
 
 Period = Literal["daily", "weekly"]
+Format = Literal["atom", "rss", "json"]
+FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,9 @@ def render_atom(doc: FeedDoc) -> bytes:
     generator.author({"name": "dltbot"})
     generator.link(href=doc.self_url, rel="self", type="application/atom+xml")
     generator.link(href=doc.alternate_url, rel="alternate", type="text/html")
+    if not doc.archive:  # the same entries as RSS 2.0 and JSON Feed
+        for fmt, kind in _ALTERNATES:
+            generator.link(href=format_url(doc.self_url, fmt), rel="alternate", type=kind)
     for rel, href in (
         ("current", doc.current_url),
         ("prev-archive", doc.prev_archive_url),
@@ -188,6 +194,75 @@ def render_atom(doc: FeedDoc) -> bytes:
             entry.category(term=xml_safe(category))
     data: bytes = generator.atom_str(pretty=True)
     return data
+
+
+def format_url(url: str, fmt: Format) -> str:
+    """Return the URL of a document in another format: …/feed.atom?q=x → …/feed.rss?q=x."""
+    path, mark, query = url.partition("?")
+    return path.removesuffix(".atom") + f".{fmt}" + mark + query
+
+
+_ALTERNATES: tuple[tuple[Format, str], ...] = (
+    ("rss", "application/rss+xml"),
+    ("json", "application/feed+json"),
+)
+
+
+def render(doc: FeedDoc, fmt: Format) -> bytes:
+    """Return a document as Atom, RSS 2.0 or JSON Feed 1.1: the same entries, the same ids."""
+    if fmt == "rss":
+        return render_rss(doc)
+    if fmt == "json":
+        return render_json(doc)
+    return render_atom(doc)
+
+
+def render_rss(doc: FeedDoc) -> bytes:
+    """Return the RSS 2.0 form of a live document (guids are the Atom ids, not permalinks)."""
+    generator = FeedGenerator()
+    generator.title(xml_safe(doc.title))
+    generator.description(xml_safe(doc.subtitle))
+    generator.link(href=doc.alternate_url, rel="alternate")
+    generator.link(href=format_url(doc.self_url, "rss"), rel="self")
+    generator.lastBuildDate(doc.updated)
+    generator.generator("dltbot", uri="https://pypi.org/project/dltbot/")
+    for item in doc.items:
+        entry = generator.add_entry(order="append")
+        entry.guid(xml_safe(item.id), permalink=False)
+        entry.title(xml_safe(item.title))
+        if item.link:
+            entry.link(href=xml_safe(item.link))
+        entry.description(xml_safe(item.content_html))
+        entry.pubDate(_valid_date(item.published))
+        for category in item.categories:
+            entry.category(term=xml_safe(category))
+    data: bytes = generator.rss_str(pretty=True)
+    return data
+
+
+def render_json(doc: FeedDoc) -> bytes:
+    """Return the JSON Feed 1.1 form of a live document."""
+    items = []
+    for item in doc.items:
+        entry: dict[str, Any] = {"id": item.id, "title": item.title}
+        if item.link:
+            entry["url"] = item.link
+        entry["content_html"] = item.content_html
+        entry["date_published"] = _parse(item.published).isoformat()
+        entry["date_modified"] = _parse(item.updated).isoformat()
+        entry["authors"] = [{"name": item.author}]
+        if item.categories:
+            entry["tags"] = list(item.categories)
+        items.append(entry)
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": doc.title,
+        "home_page_url": doc.alternate_url,
+        "feed_url": format_url(doc.self_url, "json"),
+        "description": doc.subtitle,
+        "items": items,
+    }
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode() + b"\n"
 
 
 class _ArchiveExtension(BaseExtension):  # type: ignore[misc]

@@ -26,10 +26,21 @@ min-width:0}button{font-size:1rem;padding:.4rem .8rem}.failing{color:#a40e26}
 """
 
 
+_KINDS = (
+    ("application/atom+xml", ".atom", ""),
+    ("application/rss+xml", ".rss", " (RSS)"),
+    ("application/feed+json", ".json", " (JSON Feed)"),
+)
+
+
 def _head(title: str, feeds: Sequence[tuple[str, str]]) -> str:
+    # Autodiscovery: every feed as Atom; the live feeds also as RSS 2.0 and JSON Feed.
     links = "".join(
-        f'<link rel="alternate" type="application/atom+xml" title="{escape(t)}" href="{escape(u)}">'
+        f'<link rel="alternate" type="{kind}" title="{escape(t + label)}" '
+        f'href="{escape(u.removesuffix(".atom") + ext)}">'
         for t, u in feeds
+        for kind, ext, label in _KINDS
+        if ext == ".atom" or u.endswith("/feed.atom")
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -68,6 +79,7 @@ def index_page(
     out.append(_search_form(base))
     out.append(
         f'<div class="feeds"><a href="{escape(base)}/feed.atom">Atom feed (all lists)</a>'
+        f'<a href="{escape(base)}/feed.rss">RSS</a><a href="{escape(base)}/feed.json">JSON Feed</a>'
         f'<a href="{escape(base)}/feeds.opml">OPML</a></div></header>'
     )
     if not lists:
@@ -88,6 +100,8 @@ def index_page(
         )
         out.append(
             f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">Atom feed</a>'
+            f'<a href="{escape(prefix)}/feed.rss">RSS</a>'
+            f'<a href="{escape(prefix)}/feed.json">JSON Feed</a>'
             f'<a href="{escape(prefix)}/daily.atom">daily digest</a>'
             f'<a href="{escape(prefix)}/weekly.atom">weekly digest</a></div>'
         )

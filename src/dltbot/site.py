@@ -18,7 +18,16 @@ from xml.etree import ElementTree
 from . import page
 from .config import Config
 from .errors import DltbotError
-from .feed import FeedDoc, Period, digest_items, event_item, render_atom, tag_id
+from .feed import (
+    FeedDoc,
+    Format,
+    Period,
+    digest_items,
+    event_item,
+    format_url,
+    render,
+    tag_id,
+)
 from .models import ListState
 from .present import result_json
 from .query import BadRequestError, check_words, parse_page_number
@@ -47,6 +56,9 @@ ATOM = "application/atom+xml; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
+JSON_FEED = "application/feed+json; charset=utf-8"
+_TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
 
 
 class Site:
@@ -139,16 +151,24 @@ class Site:
 
     # --- feeds -------------------------------------------------------------------------
 
-    def feed(self, name: str | None, section: str | None = None, q: str | None = None) -> Document:
-        """Return the live feed of one list or all, optionally filtered by section or search."""
+    def feed(
+        self,
+        name: str | None,
+        section: str | None = None,
+        q: str | None = None,
+        fmt: Format = "atom",
+    ) -> Document:
+        """Return the live feed of one list or all, optionally filtered by section or search,
+        as Atom, RSS 2.0 or JSON Feed."""
         self._check_list(name)
         section = check_words("section", section)
         q = check_words("q", q)
         return self._cached(
-            ("feed", name or "", section or "", q or ""), lambda: self._feed(name, section, q)
+            ("feed", name or "", section or "", q or "", fmt),
+            lambda: self._render(self._feed(name, section, q), fmt),
         )
 
-    def _feed(self, name: str | None, section: str | None, q: str | None) -> Document:
+    def _feed(self, name: str | None, section: str | None, q: str | None) -> FeedDoc:
         identities = None
         if q is not None:
             identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
@@ -178,7 +198,7 @@ class Site:
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
         )
-        return self._atom(doc)
+        return doc
 
     def archive(self, name: str | None, number: int) -> Document:
         """Return an RFC 5005 archive page: the number-th block of events, oldest first."""
@@ -215,12 +235,14 @@ class Site:
         """Return how many archive pages a feed has."""
         return self.storage.count_events(self.kinds, name) // self.size
 
-    def digest(self, name: str, period: Period) -> Document:
+    def digest(self, name: str, period: Period, fmt: Format = "atom") -> Document:
         """Return the daily or weekly digest of a list's additions."""
         self._check_list(name)
-        return self._cached(("digest", name, period), lambda: self._digest(name, period))
+        return self._cached(
+            ("digest", name, period, fmt), lambda: self._render(self._digest(name, period), fmt)
+        )
 
-    def _digest(self, name: str, period: Period) -> Document:
+    def _digest(self, name: str, period: Period) -> FeedDoc:
         events = self.storage.feed_events(["added"], name, limit=1_000_000)
         page_url = f"{self.base}/#list-{quote(name)}"
         doc = FeedDoc(
@@ -231,11 +253,16 @@ class Site:
             alternate_url=page_url,
             items=digest_items(name, events, period, self.size, page_url),
         )
-        return self._atom(doc)
+        return doc
 
     def _atom(self, doc: FeedDoc) -> Document:
+        return self._render(doc, "atom")
+
+    def _render(self, doc: FeedDoc, fmt: Format) -> Document:
         updated = datetime.fromisoformat(doc.updated)
-        return Document(render_atom(doc), ATOM, updated, self_url=doc.self_url)
+        return Document(
+            render(doc, fmt), _TYPES[fmt], updated, self_url=format_url(doc.self_url, fmt)
+        )
 
     def _title(self, name: str | None) -> str:
         return f"{name}: new entries" if name else "All lists: new entries"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .feed import FORMATS, Format
 from .site import (
     BadRequestError,
     Document,
@@ -125,18 +126,21 @@ async def index(request: web.Request) -> web.Response:
     return respond(request, await _read(request, _site(request).index))
 
 
-async def all_feed(request: web.Request) -> web.Response:
-    """The feed of every list."""
-    query = request.query
-    render = partial(_site(request).feed, None, query.get("section"), query.get("q"))
-    return respond(request, await _read(request, render, searching="q" in query))
+def _format(request: web.Request) -> Format:
+    fmt = request.match_info["fmt"]
+    for known in FORMATS:
+        if fmt == known:
+            return known
+    raise NotFoundError(f"no format {fmt!r} (atom, rss or json)")
 
 
-async def list_feed(request: web.Request) -> web.Response:
-    """One list's feed."""
+async def feed(request: web.Request) -> web.Response:
+    """The feed of every list, or of one, as Atom, RSS 2.0 or JSON Feed."""
     query = request.query
-    name = request.match_info["name"]
-    render = partial(_site(request).feed, name, query.get("section"), query.get("q"))
+    name = request.match_info.get("name")
+    render = partial(
+        _site(request).feed, name, query.get("section"), query.get("q"), _format(request)
+    )
     return respond(request, await _read(request, render, searching="q" in query))
 
 
@@ -146,7 +150,9 @@ async def digest(request: web.Request) -> web.Response:
     if period not in ("daily", "weekly"):
         raise NotFoundError(f"no digest {period!r}")
     name = request.match_info["name"]
-    render = partial(_site(request).digest, name, "daily" if period == "daily" else "weekly")
+    render = partial(
+        _site(request).digest, name, "daily" if period == "daily" else "weekly", _format(request)
+    )
     return respond(request, await _read(request, render))
 
 
@@ -192,10 +198,10 @@ def build_app(site: Site) -> web.Application:
     app.on_response_prepare.append(_security_headers)
     app[SITE] = site
     app.router.add_get("/", index)
-    app.router.add_get("/feed.atom", all_feed)
+    app.router.add_get("/feed.{fmt}", feed)
     app.router.add_get("/archive/{number}.atom", archive)
-    app.router.add_get("/lists/{name}/feed.atom", list_feed)
-    app.router.add_get("/lists/{name}/{period}.atom", digest)
+    app.router.add_get("/lists/{name}/feed.{fmt}", feed)
+    app.router.add_get("/lists/{name}/{period}.{fmt}", digest)
     app.router.add_get("/lists/{name}/archive/{number}.atom", archive)
     app.router.add_get("/feeds.opml", opml)
     app.router.add_get("/search", search)
