@@ -186,6 +186,7 @@ def test_every_command_has_help() -> None:
         "lists",
         "parse",
         "random",
+        "remove",
         "run",
         "search",
         "serve",
@@ -266,3 +267,25 @@ def test_check_config_refuses_no_lists_and_names_the_yaml_line(tmp_path: Path) -
     result = dltbot("check-config", "--config", str(broken))
     assert result.returncode == 1
     assert result.stderr.startswith(f"dltbot: error: {broken}: not valid YAML at line ")
+
+
+def test_remove_drops_a_list_and_everything_of_it(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": "## S\n\n- [One](https://one.org) a\n"}, "s")
+    db = str(tmp_path / "db.sqlite3")
+    dltbot("sync", "--repo", str(repo.path), "--name", "keep", "--db", db)
+    dltbot("sync", "--repo", str(repo.path), "--name", "typo", "--db", db)
+    assert list((tmp_path / "clones").glob("typo-*.git"))
+    result = dltbot("remove", "typo", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"removed typo ({repo.path}): 1 entries, 1 events, 1 commits, 0 deliveries, "
+        "0 subscriptions\n"
+    )
+    assert dltbot("lists", "--db", db).stdout.startswith("keep: ok")
+    assert "typo" not in dltbot("lists", "--db", db).stdout
+    assert not list((tmp_path / "clones").glob("typo-*.git"))
+    assert [
+        json.loads(x)["list"] for x in dltbot("events", "--db", db, "--json").stdout.splitlines()
+    ] == ["keep"]
+    missing = dltbot("remove", "typo", "--db", db)
+    assert missing.returncode == 1 and "typo: no such list" in missing.stderr

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__, logfilter
+from . import __version__, gitsource, logfilter
 from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
@@ -148,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     lists = command("lists", "Show each list's sync status.")
     lists.add_argument("--json", action="store_true", help="one JSON object per line")
     lists.set_defaults(func=cmd_lists)
+
+    remove = command("remove", "Delete a list and all its rows (entries, events, pushes).")
+    remove.add_argument("name", help="the list's name (see dltbot lists)")
+    remove.set_defaults(func=cmd_remove)
 
     parse = command("parse", "Parse a Markdown list file and show its entries.")
     parse.add_argument("file", type=Path, help="the Markdown file ('-' for standard input)")
@@ -302,6 +307,20 @@ def cmd_entries(args: argparse.Namespace) -> int:
         ]
     for result in found:
         _print_entry(result, args.json)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Delete a list, its rows and its clone."""
+    with _open_storage(args) as storage:
+        state = storage.list_state(args.name)
+        removed = storage.remove_list(args.name)
+        clones = storage.path.parent / "clones"
+    if state is None or removed is None:
+        raise DltbotError(f"{args.name}: no such list in the database (see dltbot lists)")
+    shutil.rmtree(gitsource.clone_dir_for(clones, state.name, state.repo), ignore_errors=True)
+    counts = ", ".join(f"{count} {table}" for table, count in removed.items())
+    print(terminal_safe(f"removed {state.name} ({redact(state.repo)}): {counts}"))
     return 0
 
 

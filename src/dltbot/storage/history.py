@@ -50,6 +50,28 @@ class HistoryStore(Connection):
         rows = self.db.execute(f"SELECT {LIST_COLUMNS} FROM lists ORDER BY name")
         return [ListState(*row) for row in rows]
 
+    def remove_list(self, name: str) -> dict[str, int] | None:
+        """Delete a list and every row that belongs to it; return what was removed, by table
+        (None if there is no such list)."""
+        state = self.list_state(name)
+        if state is None:
+            return None
+        removed: dict[str, int] = {}
+        with self.atomic():
+            for table in ("entries", "events", "commits"):
+                removed[table] = self.db.execute(
+                    f"SELECT count(*) FROM {table} WHERE list_id = ?", (state.id,)
+                ).fetchone()[0]
+            removed["deliveries"] = self.db.execute(
+                "DELETE FROM outbox WHERE event_id IN (SELECT id FROM events WHERE list_id = ?)",
+                (state.id,),
+            ).rowcount
+            removed["subscriptions"] = self.db.execute(
+                "DELETE FROM subscriptions WHERE list_name = ?", (name,)
+            ).rowcount
+            self.db.execute("DELETE FROM lists WHERE id = ?", (state.id,))  # cascades
+        return removed
+
     def set_tracking(self, list_id: int, path: str, branch: str) -> None:
         """Record which file and branch of the repository the list is read from."""
         with self.atomic():
