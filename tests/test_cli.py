@@ -289,3 +289,37 @@ def test_remove_drops_a_list_and_everything_of_it(repo: GitRepo, tmp_path: Path)
     ] == ["keep"]
     missing = dltbot("remove", "typo", "--db", db)
     assert missing.returncode == 1 and "typo: no such list" in missing.stderr
+
+
+def test_text_output_says_what_changed_and_what_was_left_out(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit(
+        {
+            "README.md": "- [Bare](https://bare.org) no heading\n\n## A\n\n- [T](https://t.org) one\n"
+        },
+        "1",
+    )
+    repo.commit(
+        {
+            "README.md": "- [Bare](https://bare.org) no heading\n\n## A\n\n- [T](https://t.org) two\n"
+        },
+        "2",
+    )
+    repo.commit(
+        {
+            "README.md": "- [Bare](https://bare.org) no heading\n\n## B\n\n- [T](https://t.org) two\n"
+        },
+        "3",
+    )
+    db = str(tmp_path / "db.sqlite3")
+    dltbot("sync", "--repo", str(repo.path), "--name", "l", "--db", db)
+    lines = dltbot("events", "--db", db).stdout.splitlines()
+    assert lines[0].endswith("added    l: Bare <https://bare.org>")  # no "[]"
+    assert lines[2].endswith("changed  l: T <https://t.org> [A] (description 'one' → 'two')")
+    assert lines[3].endswith("moved    l: T <https://t.org> [B] (from [A])")
+    capped = dltbot("events", "--db", db, "--limit", "1")
+    assert capped.stderr == "1 of 4 events shown (the newest); --limit N\n"
+    search = dltbot("search", "o", "--db", db, "--limit", "1")
+    assert search.stderr == "1 of 2 shown; --limit N for more\n"
+    assert dltbot("parse", str(repo.path / "README.md")).stdout.splitlines()[0] == (
+        "Bare <https://bare.org> no heading"
+    )

@@ -19,7 +19,7 @@ from . import __version__, gitsource, logfilter
 from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
-from .models import EVENT_KINDS, EventKind, StoredEntry
+from .models import EVENT_KINDS, EventKind, StoredEntry, StoredEvent
 from .present import entry_json, event_json, result_json
 from .query import check_words
 from .storage import Storage
@@ -254,29 +254,63 @@ def cmd_events(args: argparse.Namespace) -> int:
         if args.list and storage.list_state(args.list) is None:
             raise DltbotError(f"--list {args.list}: no such list in the database")
         events = storage.events(args.list, kinds, limit=args.limit, newest_first=True)
+        total = (
+            len(events)
+            if args.limit is None
+            else storage.count_events(kinds or EVENT_KINDS, args.list)
+        )
     for event in reversed(events):
         if args.json:
             _print_json(event_json(event))
         else:
-            section = " > ".join(event.entry.section)
-            print(
-                terminal_safe(
-                    f"{event.commit.date[:10]} {event.kind:<8} {event.list}: "
-                    f"{event.entry.title} <{event.entry.url}> [{section}]"
-                )
-            )
+            print(terminal_safe(_event_line(event)))
+    if not args.json and len(events) < total:
+        print(f"{len(events)} of {total} events shown (the newest); --limit N", file=sys.stderr)
     return 0
+
+
+def _event_line(event: StoredEvent) -> str:
+    """One event as text; a change or move shows what it was before: `old → new`."""
+    entry, old = event.entry, event.old
+    line = f"{event.commit.date[:10]} {event.kind:<8} {event.list}: {entry.title} <{entry.url}>"
+    line += _section(entry.section)
+    if old is not None and event.kind == "moved":
+        line += f" (from{_section(old.section) or ' no heading'})"
+    elif old is not None:
+        changes = [
+            f"{label} {before!r} → {after!r}"
+            for label, before, after in (
+                ("title", old.title, entry.title),
+                ("url", old.url, entry.url),
+                ("description", _cut(old.description, 60), _cut(entry.description, 60)),
+            )
+            if before != after
+        ]
+        line += f" ({'; '.join(changes)})" if changes else ""
+    return line
+
+
+def _section(section: Sequence[str]) -> str:
+    return f" [{' > '.join(section)}]" if section else ""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Print entries matching the words."""
     words = check_words("WORDS", " ".join(args.words)) or ""
     with _open_storage(args) as storage:
-        results = storage.search(words, args.list, limit=args.limit)
+        # One more page than asked, to say how many there are (up to 1,000).
+        results = storage.search(words, args.list, limit=max(args.limit, 1000))
     if not results and not args.json:
         print("no match", file=sys.stderr)
-    for result in results:
+    for result in results[: args.limit]:
         _print_entry(result, args.json)
+    if not args.json and len(results) > args.limit:
+        total = f"{len(results)}+" if len(results) == 1000 else str(len(results))
+        print(f"{args.limit} of {total} shown; --limit N for more", file=sys.stderr)
     return 0
 
 
@@ -365,12 +399,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
         if args.json:
             _print_json({**entry_json(entry), "position": position})
         else:
-            section = " > ".join(entry.section)
-            print(
-                terminal_safe(
-                    f"{entry.title} <{entry.url}> [{section}] {entry.description}".rstrip()
-                )
-            )
+            text = f"{entry.title} <{entry.url}>{_section(entry.section)} {entry.description}"
+            print(terminal_safe(text.rstrip()))
     return 0
 
 
@@ -501,11 +531,11 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
     if as_json:
         _print_json(result_json(result))
         return
-    section = " > ".join(entry.section)
+    where = [result.list, " > ".join(entry.section), f"added {result.first_date[:10]}"]
     print(terminal_safe(f"{entry.title} <{entry.url}>"))
-    print(terminal_safe(f"  {result.list} · {section} · added {result.first_date[:10]}"))
+    print(terminal_safe("  " + " · ".join(part for part in where if part)))
     if entry.description:
-        print(terminal_safe(f"  {entry.description[:200]}"))
+        print(terminal_safe(f"  {_cut(entry.description, 200)}"))
 
 
 def _print_json(data: dict[str, Any]) -> None:
