@@ -156,3 +156,32 @@ def test_every_live_feed_is_also_rss_and_json_feed_with_the_same_ids(
         assert server.get("/feed.rss?q=new")[0] == 200
     finally:
         server.stop()
+
+
+def test_the_page_shows_whole_days_and_explains_a_list_never_synced(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    first = "## S\n\n" + "".join(f"- [A{i}](https://a.org/{i})\n" for i in range(30))
+    repo.commit({"README.md": first}, "day one")  # 2023-12-31 in UTC (the page's days)
+    while repo.tick < 24:
+        repo.commit({}, "nothing")
+    second = first + "".join(f"- [B{i}](https://b.org/{i})\n" for i in range(30))
+    repo.commit({"README.md": second}, "day two")  # 2024-01-01 in UTC
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    failing = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(tmp_path / "nowhere"),
+         "--name", "offline", "--db", str(db)], capture_output=True, text=True,
+    )  # fmt: skip
+    assert failing.returncode == 1
+    server = Server(db)
+    try:
+        page = server.get("/")[2].decode()
+    finally:
+        server.stop()
+    dlt = page.split('id="list-dlt"')[1].split("</section>")[0]
+    assert "<h3>2024-01-01</h3>" in dlt and "2023-12-31" not in dlt  # the cut day left out
+    assert dlt.count("<li>") == 30 and "Older additions" in dlt
+    offline = page.split('id="list-offline"')[1].split("</section>")[0]
+    assert "Not synced yet" in offline and "<code>dltbot sync --repo PATH</code>" in offline
+    assert "0 entries" not in offline

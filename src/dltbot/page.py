@@ -68,12 +68,36 @@ def _short(text: str, limit: int = 220) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _whole_days(events: Sequence[FeedEvent], limit: int) -> tuple[Sequence[FeedEvent], bool]:
+    """Keep at most `limit` events, and only whole days: when older ones exist (more than
+    `limit` were given), the oldest day shown may be cut short, so it is left out — unless it
+    is the only day. Return the events kept and whether older ones exist."""
+    if len(events) <= limit:
+        return events, False
+    kept = list(events[:limit])
+    cut = period_key(kept[-1].commit.date, "daily")
+    whole = [e for e in kept if period_key(e.commit.date, "daily") != cut]
+    return (whole or kept), True
+
+
+def _never_synced(repo: str, error: str) -> str:
+    """What a reader sees for a list that has never synced: the cause and what to do."""
+    return (
+        '<p class="failing">Not synced yet: the repository '
+        f"{repo} could not be read ({escape(redact(error))}).</p>"
+        '<p class="meta">Check the repository address and this machine\'s network. Without '
+        "network access, sync from a local clone or a git bundle: "
+        "<code>dltbot sync --repo PATH</code>.</p>"
+    )
+
+
 def index_page(
     lists: Sequence[tuple[ListState, int, Sequence[FeedEvent]]],
     feeds: Sequence[tuple[str, str]],
     base: str,
+    limit: int = 50,
 ) -> str:
-    """Return the front page: per list, the latest additions grouped by day."""
+    """Return the front page: per list, the latest additions grouped by whole days."""
     out = [_head("dltbot: what is new in the lists", feeds)]
     out.append("<header><h1>What is new in the lists</h1>")
     out.append(_search_form(base))
@@ -92,12 +116,16 @@ def index_page(
             status = f' <span class="failing">sync failing: {escape(error)}</span>'
         out.append(f'<section id="list-{escape(state.name)}"><h2>{escape(state.name)}</h2>')
         repo = redact(state.repo)  # credentials in a configured URL are never shown
-        out.append(
-            f'<p class="meta">{count} entries · <a href="{escape(repo)}" rel="noopener">'
-            f"{escape(repo)}</a>{status}</p>"
+        shown = (
+            f'<a href="{escape(repo)}" rel="noopener">{escape(repo)}</a>'
             if safe_link(repo)
-            else f'<p class="meta">{count} entries · {escape(repo)}{status}</p>'
+            else escape(repo)
         )
+        if state.head is None and state.status == "failing":
+            out.append(_never_synced(shown, state.last_error or ""))
+            out.append("</section>")
+            continue
+        out.append(f'<p class="meta">{count} entries · {shown}{status}</p>')
         out.append(
             f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">Atom feed</a>'
             f'<a href="{escape(prefix)}/feed.rss">RSS</a>'
@@ -105,8 +133,9 @@ def index_page(
             f'<a href="{escape(prefix)}/daily.atom">daily digest</a>'
             f'<a href="{escape(prefix)}/weekly.atom">weekly digest</a></div>'
         )
+        shown_events, older = _whole_days(events, limit)
         day = None
-        for event in events:
+        for event in shown_events:
             key = period_key(event.commit.date, "daily")
             if key != day:
                 if day is not None:
@@ -117,6 +146,12 @@ def index_page(
                                    event.entry.description))  # fmt: skip
         if day is not None:
             out.append("</ul>")
+        if older:
+            out.append(
+                f'<p class="meta">Older additions: <a href="{escape(prefix)}/daily.atom">daily '
+                f'digest</a> · <a href="{escape(prefix)}/feed.atom">Atom feed and its archive</a>'
+                "</p>"
+            )
         out.append("</section>")
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them

@@ -314,9 +314,10 @@ class Site:
     def _index(self) -> Document:
         lists = []
         for state in self.lists():
-            events = self.storage.feed_events(["added"], state.name, limit=self.size)
+            # One more than shown, to know whether older days exist.
+            events = self.storage.feed_events(["added"], state.name, limit=self.size + 1)
             lists.append((state, self.storage.entry_count(state.id), events))
-        body = page.index_page(lists, self.feed_urls(), self.base)
+        body = page.index_page(lists, self.feed_urls(), self.base, self.size)
         return Document(body.encode(), HTML)
 
     def search_page(self, q: str | None) -> Document:
