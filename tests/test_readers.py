@@ -185,3 +185,21 @@ def test_the_page_shows_whole_days_and_explains_a_list_never_synced(
     offline = page.split('id="list-offline"')[1].split("</section>")[0]
     assert "Not synced yet" in offline and "<code>dltbot sync --repo PATH</code>" in offline
     assert "0 entries" not in offline
+
+
+def test_an_empty_feed_is_dated_when_its_list_was_first_followed(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    failing = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(tmp_path / "nowhere"),
+         "--name", "offline", "--db", str(db)], capture_output=True, text=True,
+    )  # fmt: skip
+    assert failing.returncode == 1
+    server = Server(db)
+    try:
+        for path in ("/feed.atom", "/lists/offline/feed.atom", "/lists/offline/daily.atom"):
+            body = server.get(path)[2]
+            updated = feedparser.parse(body).feed.updated
+            assert not updated.startswith("1970"), (path, updated)
+            assert updated[:4] == time.strftime("%Y", time.gmtime())
+    finally:
+        server.stop()

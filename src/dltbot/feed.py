@@ -69,11 +69,14 @@ class FeedDoc:
     prev_archive_url: str | None = None
     next_archive_url: str | None = None
     archive: bool = False
+    since: str = EPOCH  # an empty feed's date: when its list (the first list) was followed
 
     @property
     def updated(self) -> str:
-        """The newest entry's `updated` (the feed's own), or the epoch for an empty feed."""
-        return max((_parse(item.updated) for item in self.items), default=_parse(EPOCH)).isoformat()
+        """The newest entry's `updated` (the feed's own), or `since` for an empty feed."""
+        return max(
+            (_parse(item.updated) for item in self.items), default=_parse(self.since)
+        ).isoformat()
 
 
 def tag_id(*parts: str) -> str:

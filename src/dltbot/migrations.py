@@ -192,11 +192,25 @@ def _m004_query_owner(db: sqlite3.Connection) -> None:
     )
 
 
+def _m005_list_created(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- When the list was first configured: an empty feed's date (not 1970).
+        ALTER TABLE lists ADD COLUMN created_at TEXT;
+        UPDATE lists SET created_at = coalesce(
+            (SELECT min(committed_at) FROM commits WHERE commits.list_id = lists.id),
+            last_sync_at, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'));
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
     _m003_telegram,
     _m004_query_owner,
+    _m005_list_created,
 ]
 
 

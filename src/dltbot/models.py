@@ -91,6 +91,7 @@ class ListState:
     last_success_at: str | None
     failing_since: str | None
     backfilled_at: str | None
+    created_at: str | None = None  # when dltbot first followed it (an empty feed's date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from . import page
 from .config import Config
 from .errors import DltbotError
 from .feed import (
+    EPOCH,
     FeedDoc,
     Format,
     Period,
@@ -197,8 +198,14 @@ class Site:
             alternate_url=self.base + "/",
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
+            since=self._since(name),
         )
         return doc
+
+    def _since(self, name: str | None) -> str:
+        """When the list (for all lists: the first one) was first followed."""
+        dates = [s.created_at for s in self.lists() if s.created_at and name in (None, s.name)]
+        return min(dates, key=datetime.fromisoformat) if dates else EPOCH
 
     def archive(self, name: str | None, number: int) -> Document:
         """Return an RFC 5005 archive page: the number-th block of events, oldest first."""
@@ -252,6 +259,7 @@ class Site:
             self_url=f"{self.base}/lists/{quote(name)}/{period}.atom",
             alternate_url=page_url,
             items=digest_items(name, events, period, self.size, page_url),
+            since=self._since(name),
         )
         return doc
 

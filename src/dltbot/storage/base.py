@@ -30,7 +30,7 @@ ENTRY_COLUMNS = (
 )
 LIST_COLUMNS = (
     "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
-    "failing_since, backfilled_at"
+    "failing_since, backfilled_at, created_at"
 )
 EVENT_COLUMNS = (
     "ev.id, l.name, ev.kind, ev.identity, ev.url, ev.title, ev.description, ev.section, "

@@ -30,7 +30,8 @@ class HistoryStore(Connection):
         """Return the list named so, creating it; a changed remote is recorded."""
         with self.atomic():
             self.db.execute(
-                "INSERT INTO lists (name, repo) VALUES (?, ?) "
+                "INSERT INTO lists (name, repo, created_at) "
+                "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')) "
                 "ON CONFLICT (name) DO UPDATE SET repo = excluded.repo",
                 (name, repo),
             )
