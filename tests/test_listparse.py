@@ -211,7 +211,14 @@ def test_extra_links_are_kept() -> None:
 def test_same_url_twice_is_one_entry_with_two_occurrences() -> None:
     text = "## A\n- [X](https://x.org/)\n## B\n- [X again](http://www.x.org)\n"
     assert parse_entries(text) == [
-        Entry(identity="x.org", url="https://x.org/", title="X", section=("A",), occurrences=2)
+        Entry(
+            identity="x.org",
+            url="https://x.org/",
+            title="X",
+            section=("A",),
+            occurrences=2,
+            sections=(("B",),),  # the other occurrence's heading path
+        )
     ]
 
 

@@ -203,3 +203,30 @@ def test_an_empty_feed_is_dated_when_its_list_was_first_followed(tmp_path: Path)
             assert updated[:4] == time.strftime("%Y", time.gmtime())
     finally:
         server.stop()
+
+
+def test_an_entry_in_several_sections_is_found_by_each(repo: GitRepo, tmp_path: Path) -> None:
+    text = (
+        "## Python\n\n- [ParaMonte](https://paramonte.org) Monte Carlo kit\n"
+        "\n## Fortran\n\n- [ParaMonte](https://paramonte.org) Monte Carlo kit\n"
+        "\n## C\n\n- [Other](https://other.org) x\n"
+    )
+    repo.commit({"README.md": text}, "twice")
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    found = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "search", "ParaMonte", "Fortran", "--db", str(db),
+         "--json"], capture_output=True, text=True,
+    )  # fmt: skip
+    [hit] = [json.loads(line) for line in found.stdout.splitlines()]
+    assert (hit["title"], hit["section"], hit["sections"]) == (
+        "ParaMonte",
+        ["Python"],
+        [["Python"], ["Fortran"]],
+    )
+    server = Server(db)
+    try:
+        page = server.get("/search?q=paramonte+fortran")[2].decode()
+        assert "Python | Fortran" in page
+    finally:
+        server.stop()

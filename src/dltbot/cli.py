@@ -531,7 +531,8 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
     if as_json:
         _print_json(result_json(result))
         return
-    where = [result.list, " > ".join(entry.section), f"added {result.first_date[:10]}"]
+    headings = " | ".join(" > ".join(s) for s in (entry.section, *entry.sections) if s)
+    where = [result.list, headings, f"added {result.first_date[:10]}"]
     print(terminal_safe(f"{entry.title} <{entry.url}>"))
     print(terminal_safe("  " + " · ".join(part for part in where if part)))
     if entry.description:

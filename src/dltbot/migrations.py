@@ -205,12 +205,24 @@ def _m005_list_created(db: sqlite3.Connection) -> None:
     )
 
 
+def _m006_entry_sections(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- JSON array of the heading paths of a URL's other occurrences; section_text holds
+        -- them too (after " | "), so a search by any of its sections finds the entry.
+        ALTER TABLE entries ADD COLUMN other_sections TEXT NOT NULL DEFAULT '[]';
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
     _m003_telegram,
     _m004_query_owner,
     _m005_list_created,
+    _m006_entry_sections,
 ]
 
 

@@ -24,6 +24,9 @@ class Entry:
     # An entry's position is its index in the parsed list, not a field: inserting one entry
     # must not make every entry after it a different value.
     occurrences: int = 1
+    # The heading paths of the URL's other occurrences (an entry listed in several sections),
+    # so every section it stands in finds it.
+    sections: tuple[tuple[str, ...], ...] = ()
 
     def same_text(self, other: Entry) -> bool:
         """Tell whether title and description are equal (what "changed" compares)."""

@@ -183,7 +183,10 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str) -> str:
         out.append(f'<p class="meta">{len(results)} result(s) for “{escape(q)}”</p><ul>')
         for result in results:
             entry = result.entry
-            out.append(_entry_item(entry.title, entry.url, entry.section, entry.description)[:-5])
+            # Every section the entry stands in, "A › B | C".
+            label = " | ".join(" › ".join(s) for s in (entry.section, *entry.sections) if s)
+            out.append(_entry_item(entry.title, entry.url, (label,) if label else (),
+                                   entry.description)[:-5])  # fmt: skip
             out.append(
                 f'<p class="meta">{escape(result.list)} · added {escape(result.first_date[:10])}'
                 "</p></li>"

@@ -21,6 +21,8 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "description": entry.description,
         "extra_links": list(entry.extra_links),
         "occurrences": entry.occurrences,
+        # Every heading path the URL stands under, the first one (`section`) included.
+        "sections": [list(section) for section in (entry.section, *entry.sections)],
     }
 
 

@@ -192,9 +192,16 @@ class ParsedList:
         if len(self.by_identity) != len(self._ids):
             counts = collections.Counter(self._ids)
             self.repeated = [identity for identity, count in counts.items() if count > 1]
+            others: dict[str, dict[tuple[str, ...], None]] = {i: {} for i in self.repeated}
+            for identity, entry in zip(self._ids, found, strict=True):
+                if identity in others:
+                    others[identity][entry.section] = None
             for identity in self.repeated:
                 entry = self.by_identity[identity]
-                self.by_identity[identity] = replace(entry, occurrences=counts[identity])
+                sections = tuple(s for s in others[identity] if s != entry.section)
+                self.by_identity[identity] = replace(
+                    entry, occurrences=counts[identity], sections=sections
+                )
         if fresh is not None and (self.repeated or repeated_before):
             # A URL repeated in the last version may now stand once, in a reused chunk.
             before = [identity for identity in repeated_before if identity in self.by_identity]

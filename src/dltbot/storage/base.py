@@ -26,7 +26,8 @@ BUSY_TIMEOUT_MS = 10_000
 
 ENTRY_COLUMNS = (
     "e.identity, e.url, e.title, e.description, e.section, e.parents, e.parent, "
-    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, l.name"
+    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, l.name, "
+    "e.other_sections"
 )
 LIST_COLUMNS = (
     "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
@@ -160,20 +161,24 @@ class Connection:
 
 
 def entry_values(entry: Entry) -> tuple[Any, ...]:
+    """The entries columns from identity to extra_links, then other_sections."""
+    text = " | ".join(" > ".join(section) for section in (entry.section, *entry.sections))
     return (
         entry.identity,
         entry.url,
         entry.title,
         entry.description,
         json.dumps(entry.section, ensure_ascii=False),
-        " > ".join(entry.section),
+        text,
         json.dumps(entry.parents, ensure_ascii=False),
         entry.parent,
         json.dumps(entry.extra_links, ensure_ascii=False),
+        json.dumps(entry.sections, ensure_ascii=False),
     )
 
 
 def entry_row(row: Sequence[Any]) -> Entry:
+    """An Entry from a row of ENTRY_COLUMNS."""
     identity, url, title, description, section, parents, parent, extra, occurrences = row[:9]
     return Entry(
         identity=identity,
@@ -185,6 +190,7 @@ def entry_row(row: Sequence[Any]) -> Entry:
         parent=parent,
         extra_links=tuple(json.loads(extra)),
         occurrences=occurrences,
+        sections=tuple(tuple(s) for s in json.loads(row[13])),
     )
 
 

@@ -191,16 +191,16 @@ class HistoryStore(Connection):
         )
         db.executemany(
             "INSERT INTO entries (list_id, identity, url, title, description, section, "
-            "section_text, parents, parent, extra_links, position, occurrences, "
-            "first_commit, first_date) "
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date "
+            "section_text, parents, parent, extra_links, other_sections, position, "
+            "occurrences, first_commit, first_date) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date "
             "FROM seen s WHERE s.list_id = ? AND s.identity = ? "
             "ON CONFLICT (list_id, identity) DO UPDATE SET url = excluded.url, "
             "title = excluded.title, description = excluded.description, "
             "section = excluded.section, section_text = excluded.section_text, "
             "parents = excluded.parents, parent = excluded.parent, "
-            "extra_links = excluded.extra_links, position = excluded.position, "
-            "occurrences = excluded.occurrences",
+            "extra_links = excluded.extra_links, other_sections = excluded.other_sections, "
+            "position = excluded.position, occurrences = excluded.occurrences",
             [
                 (
                     list_id,
