@@ -230,3 +230,25 @@ def test_an_entry_in_several_sections_is_found_by_each(repo: GitRepo, tmp_path: 
         assert "Python | Fortran" in page
     finally:
         server.stop()
+
+
+def test_the_page_speaks_the_readers_language(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": NEW}, "three new")
+    db = tmp_path / "db.sqlite3"
+    sync(repo, db)
+    server = Server(db)
+    try:
+        zh = server.get("/", Accept_Language="zh-CN,zh;q=0.9,en;q=0.8")
+        assert zh[1]["Vary"] == "Accept-Encoding, Accept-Language"
+        page = zh[2].decode()
+        assert '<html lang="zh-Hans">' in page and "列表有什么新内容" in page
+        assert "3 个条目" in page and "每日摘要" in page
+        en = server.get("/", Accept_Language="en-US,en;q=0.9,zh;q=0.5")[2].decode()
+        assert '<html lang="en">' in en and "What is new in the lists" in en
+        assert "列表有什么新内容" in server.get("/?lang=zh")[2].decode()
+        assert "What is new" in server.get("/?lang=en", Accept_Language="zh")[2].decode()
+        search = server.get("/search?q=new&lang=zh")[2].decode()
+        assert "“new”的结果：3 条" in search and 'name="lang" value="zh"' in search
+        assert "What is new" in server.get("/", Accept_Language="fr, de;q=0.5")[2].decode()
+    finally:
+        server.stop()

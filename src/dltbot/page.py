@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
+from .bot.text import t
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
 from .untrusted import redact, xml_safe
@@ -33,7 +34,12 @@ _KINDS = (
 )
 
 
-def _head(title: str, feeds: Sequence[tuple[str, str]]) -> str:
+def _t(lang: str, key: str, **values: object) -> str:
+    """A catalogue string (shared with the bot); trusted HTML, values escaped by the caller."""
+    return t(lang, key, **values)
+
+
+def _head(title: str, feeds: Sequence[tuple[str, str]], lang: str = "en") -> str:
     # Autodiscovery: every feed as Atom; the live feeds also as RSS 2.0 and JSON Feed.
     links = "".join(
         f'<link rel="alternate" type="{kind}" title="{escape(t + label)}" '
@@ -43,17 +49,20 @@ def _head(title: str, feeds: Sequence[tuple[str, str]]) -> str:
         if ext == ".atom" or u.endswith("/feed.atom")
     )
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{"zh-Hans" if lang == "zh" else "en"}"><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{links}<style>{_STYLE}</style></head><body>"
     )
 
 
-def _search_form(base: str, q: str = "") -> str:
+def _search_form(base: str, q: str = "", lang: str = "en") -> str:
+    label = _t(lang, "page_search_label")
+    hidden = '<input type="hidden" name="lang" value="zh">' if lang == "zh" else ""
     return (
         f'<form action="{escape(base)}/search" method="get" role="search">'
-        f'<input type="search" name="q" value="{escape(q)}" placeholder="Search entries · 搜索" '
-        'aria-label="Search entries"><button>Search</button></form>'
+        f'<input type="search" name="q" value="{escape(q)}" placeholder="{label} · 搜索" '
+        f'aria-label="{label}">{hidden}<button>{_t(lang, "page_search")}</button></form>'
     )
 
 
@@ -80,15 +89,10 @@ def _whole_days(events: Sequence[FeedEvent], limit: int) -> tuple[Sequence[FeedE
     return (whole or kept), True
 
 
-def _never_synced(repo: str, error: str) -> str:
+def _never_synced(repo: str, error: str, lang: str) -> str:
     """What a reader sees for a list that has never synced: the cause and what to do."""
-    return (
-        '<p class="failing">Not synced yet: the repository '
-        f"{repo} could not be read ({escape(redact(error))}).</p>"
-        '<p class="meta">Check the repository address and this machine\'s network. Without '
-        "network access, sync from a local clone or a git bundle: "
-        "<code>dltbot sync --repo PATH</code>.</p>"
-    )
+    never = _t(lang, "page_never", repo=repo, error=escape(redact(error)))
+    return f'<p class="failing">{never}</p><p class="meta">{_t(lang, "page_never_help")}</p>'
 
 
 def index_page(
@@ -96,24 +100,25 @@ def index_page(
     feeds: Sequence[tuple[str, str]],
     base: str,
     limit: int = 50,
+    lang: str = "en",
 ) -> str:
     """Return the front page: per list, the latest additions grouped by whole days."""
-    out = [_head("dltbot: what is new in the lists", feeds)]
-    out.append("<header><h1>What is new in the lists</h1>")
-    out.append(_search_form(base))
+    out = [_head(_t(lang, "page_title"), feeds, lang)]
+    out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
+    out.append(_search_form(base, lang=lang))
     out.append(
-        f'<div class="feeds"><a href="{escape(base)}/feed.atom">Atom feed (all lists)</a>'
+        f'<div class="feeds"><a href="{escape(base)}/feed.atom">{_t(lang, "page_all_feed")}</a>'
         f'<a href="{escape(base)}/feed.rss">RSS</a><a href="{escape(base)}/feed.json">JSON Feed</a>'
         f'<a href="{escape(base)}/feeds.opml">OPML</a></div></header>'
     )
     if not lists:
-        out.append("<p>No list has been synced yet. Run <code>dltbot sync</code>.</p>")
+        out.append(f"<p>{_t(lang, 'page_none')}</p>")
     for state, count, events in lists:
         prefix = f"{base}/lists/{quote(state.name)}"
         status = ""
         if state.status == "failing":
-            error = redact(state.last_error or "")
-            status = f' <span class="failing">sync failing: {escape(error)}</span>'
+            error = escape(redact(state.last_error or ""))
+            status = f' <span class="failing">{_t(lang, "page_failing", error=error)}</span>'
         out.append(f'<section id="list-{escape(state.name)}"><h2>{escape(state.name)}</h2>')
         repo = redact(state.repo)  # credentials in a configured URL are never shown
         shown = (
@@ -122,16 +127,16 @@ def index_page(
             else escape(repo)
         )
         if state.head is None and state.status == "failing":
-            out.append(_never_synced(shown, state.last_error or ""))
+            out.append(_never_synced(shown, state.last_error or "", lang))
             out.append("</section>")
             continue
-        out.append(f'<p class="meta">{count} entries · {shown}{status}</p>')
+        out.append(f'<p class="meta">{_t(lang, "page_entries", n=count)} · {shown}{status}</p>')
         out.append(
-            f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">Atom feed</a>'
+            f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">{_t(lang, "page_feed")}</a>'
             f'<a href="{escape(prefix)}/feed.rss">RSS</a>'
             f'<a href="{escape(prefix)}/feed.json">JSON Feed</a>'
-            f'<a href="{escape(prefix)}/daily.atom">daily digest</a>'
-            f'<a href="{escape(prefix)}/weekly.atom">weekly digest</a></div>'
+            f'<a href="{escape(prefix)}/daily.atom">{_t(lang, "page_daily")}</a>'
+            f'<a href="{escape(prefix)}/weekly.atom">{_t(lang, "page_weekly")}</a></div>'
         )
         shown_events, older = _whole_days(events, limit)
         day = None
@@ -147,10 +152,10 @@ def index_page(
         if day is not None:
             out.append("</ul>")
         if older:
+            daily = f'<a href="{escape(prefix)}/daily.atom">{_t(lang, "page_daily")}</a>'
+            archive = f'<a href="{escape(prefix)}/feed.atom">{_t(lang, "page_archive")}</a>'
             out.append(
-                f'<p class="meta">Older additions: <a href="{escape(prefix)}/daily.atom">daily '
-                f'digest</a> · <a href="{escape(prefix)}/feed.atom">Atom feed and its archive</a>'
-                "</p>"
+                f'<p class="meta">{_t(lang, "page_older", daily=daily, archive=archive)}</p>'
             )
         out.append("</section>")
     out.append("</body></html>\n")
@@ -167,30 +172,27 @@ def _entry_item(title: str, url: str, section: Sequence[str], description: str) 
     return "".join(parts)
 
 
-def search_page(q: str, results: Sequence[StoredEntry], base: str) -> str:
+def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "en") -> str:
     """Return the search results page."""
-    out = [_head(f"Search: {q}" if q else "Search", [])]
-    out.append(f'<header><h1><a href="{escape(base)}/">What is new in the lists</a></h1>')
-    out.append(_search_form(base, q) + "</header>")
+    title = _t(lang, "page_search_title", q=q) if q else _t(lang, "page_search")
+    out = [_head(title, [], lang)]
+    out.append(f'<header><h1><a href="{escape(base)}/">{_t(lang, "page_title")}</a></h1>')
+    out.append(_search_form(base, q, lang) + "</header>")
     if not q:
-        out.append(
-            '<p class="meta">Type one or more words: entries whose title, description or '
-            "section holds every word are shown, title matches first. 输入关键词搜索。</p>"
-        )
+        out.append(f'<p class="meta">{_t(lang, "page_hint")}</p>')
     if q and not results:
-        out.append(f"<p>No entry matches “{escape(q)}”.</p>")
+        out.append(f"<p>{_t(lang, 'page_no_match', q=escape(q))}</p>")
     if results:
-        out.append(f'<p class="meta">{len(results)} result(s) for “{escape(q)}”</p><ul>')
+        found = _t(lang, "page_results", n=len(results), q=escape(q))
+        out.append(f'<p class="meta">{found}</p><ul>')
         for result in results:
             entry = result.entry
             # Every section the entry stands in, "A › B | C".
             label = " | ".join(" › ".join(s) for s in (entry.section, *entry.sections) if s)
             out.append(_entry_item(entry.title, entry.url, (label,) if label else (),
                                    entry.description)[:-5])  # fmt: skip
-            out.append(
-                f'<p class="meta">{escape(result.list)} · added {escape(result.first_date[:10])}'
-                "</p></li>"
-            )
+            added = _t(lang, "page_added", date=escape(result.first_date[:10]))
+            out.append(f'<p class="meta">{escape(result.list)} · {added}</p></li>')
         out.append("</ul>")
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them

@@ -315,24 +315,26 @@ class Site:
 
     # --- pages and search --------------------------------------------------------------
 
-    def index(self) -> Document:
+    def index(self, lang: str = "en") -> Document:
         """Return the HTML page: latest additions per list, search box, feed links."""
-        return self._cached(("index",), self._index)
+        lang = "zh" if lang == "zh" else "en"
+        return self._cached(("index", lang), lambda: self._index(lang))
 
-    def _index(self) -> Document:
+    def _index(self, lang: str) -> Document:
         lists = []
         for state in self.lists():
             # One more than shown, to know whether older days exist.
             events = self.storage.feed_events(["added"], state.name, limit=self.size + 1)
             lists.append((state, self.storage.entry_count(state.id), events))
-        body = page.index_page(lists, self.feed_urls(), self.base, self.size)
+        body = page.index_page(lists, self.feed_urls(), self.base, self.size, lang)
         return Document(body.encode(), HTML)
 
-    def search_page(self, q: str | None) -> Document:
+    def search_page(self, q: str | None, lang: str = "en") -> Document:
         """Return the HTML search results page (the form and a hint when q is empty)."""
         q = check_words("q", q) if q is not None and q.strip() else None
         results = self.storage.search(q, limit=50) if q else []
-        return Document(page.search_page(q or "", results, self.base).encode(), HTML)
+        body = page.search_page(q or "", results, self.base, "zh" if lang == "zh" else "en")
+        return Document(body.encode(), HTML)
 
     def search_json(self, q: str | None, list_name: str | None = None) -> Document:
         """Return search results as JSON: the same objects as `dltbot search --json`."""

@@ -121,9 +121,33 @@ def _site(request: web.Request) -> Site:
     return request.app[SITE]
 
 
+def page_lang(request: web.Request) -> str:
+    """The page's language: ?lang=zh|en, else the first of Accept-Language that is one."""
+    chosen = request.query.get("lang", "")
+    if chosen in ("en", "zh"):
+        return chosen
+    ranked = []
+    for position, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for quality, _, tag in sorted(ranked):
+        if quality < 0 and tag.startswith(("zh", "en")):
+            return tag[:2]
+    return "en"
+
+
 async def index(request: web.Request) -> web.Response:
-    """The HTML page."""
-    return respond(request, await _read(request, _site(request).index))
+    """The HTML page, in the reader's language."""
+    document = await _read(request, partial(_site(request).index, page_lang(request)))
+    response = respond(request, document)
+    response.headers["Vary"] = "Accept-Encoding, Accept-Language"
+    return response
 
 
 def _format(request: web.Request) -> Format:
@@ -171,8 +195,10 @@ async def opml(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     """Search results as HTML."""
-    render = partial(_site(request).search_page, request.query.get("q"))
-    return respond(request, await _read(request, render, searching=True), max_age=0)
+    render = partial(_site(request).search_page, request.query.get("q"), page_lang(request))
+    response = respond(request, await _read(request, render, searching=True), max_age=0)
+    response.headers["Vary"] = "Accept-Encoding, Accept-Language"
+    return response
 
 
 async def api_search(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
-"""Every user-facing string of the bot, in English and Simplified Chinese, and the formatting
-of entries as Telegram HTML. A test fails when a string misses a language."""
+"""Every user-facing string of the bot and the web page, in English and Simplified Chinese,
+and the formatting of entries as Telegram HTML. A test fails when a string misses a language."""
 
 from __future__ import annotations
 
@@ -116,6 +116,45 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Please search with at most {words} words and {chars} characters of plain text.",
         "zh": "请用不超过 {words} 个词、{chars} 个字符的纯文本搜索。",
     },
+    # --- the web page (page.py); values are HTML-escaped by the page ---
+    "page_title": {"en": "What is new in the lists", "zh": "列表有什么新内容"},
+    "page_search": {"en": "Search", "zh": "搜索"},
+    "page_search_label": {"en": "Search entries", "zh": "搜索条目"},
+    "page_search_title": {"en": "Search: {q}", "zh": "搜索：{q}"},
+    "page_all_feed": {"en": "Atom feed (all lists)", "zh": "Atom 订阅（所有列表）"},
+    "page_feed": {"en": "Atom feed", "zh": "Atom 订阅"},
+    "page_daily": {"en": "daily digest", "zh": "每日摘要"},
+    "page_weekly": {"en": "weekly digest", "zh": "每周摘要"},
+    "page_entries": {"en": "{n} entries", "zh": "{n} 个条目"},
+    "page_failing": {"en": "sync failing: {error}", "zh": "同步失败：{error}"},
+    "page_none": {
+        "en": "No list has been synced yet. Run <code>dltbot sync</code>.",
+        "zh": "还没有同步任何列表。请运行 <code>dltbot sync</code>。",
+    },
+    "page_older": {
+        "en": "Older additions: {daily} · {archive}",
+        "zh": "更早的新增：{daily} · {archive}",
+    },
+    "page_archive": {"en": "Atom feed and its archive", "zh": "Atom 订阅及其存档"},
+    "page_never": {
+        "en": "Not synced yet: the repository {repo} could not be read ({error}).",
+        "zh": "尚未同步：无法读取仓库 {repo}（{error}）。",
+    },
+    "page_never_help": {
+        "en": "Check the repository address and this machine's network. Without network "
+        "access, sync from a local clone or a git bundle: <code>dltbot sync --repo PATH</code>.",
+        "zh": "请检查仓库地址和本机网络。没有网络时，可以从本地克隆或 git bundle 同步："
+        "<code>dltbot sync --repo PATH</code>。",
+    },
+    "page_hint": {
+        "en": "Type one or more words: entries whose title, description or section holds "
+        "every word are shown, title matches first.",
+        "zh": "输入一个或多个关键词：显示标题、描述或章节包含所有关键词的条目，"
+        "标题匹配的排在前面。",
+    },
+    "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "page_results": {"en": "{n} result(s) for “{q}”", "zh": "“{q}”的结果：{n} 条"},
+    "page_added": {"en": "added {date}", "zh": "添加于 {date}"},
     "expired": {
         "en": "This button has expired; send the command again.",
         "zh": "这个按钮已失效，请重新发送命令。",
