@@ -90,6 +90,7 @@ def test_search_and_random_json(synced: tuple[Path, list[str]]) -> None:
             "description": "泛化误差",
             "extra_links": [],
             "occurrences": 1,
+            "sections": [["泛化 Generalization"]],
             "added": "2024-01-01T01:00:00+08:00",
             "added_commit": first,
         }

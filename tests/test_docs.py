@@ -55,3 +55,15 @@ def test_readme_names_the_commands() -> None:
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in commands:
         assert f"`dltbot {command}" in readme, command
+
+
+def test_the_example_header_lists_every_environment_variable() -> None:
+    import re
+
+    from dltbot.config import ENV_OVERRIDES
+
+    header = (ROOT / "config.example.yaml").read_text(encoding="utf-8").split("\n\n", 1)[0]
+    documented = dict(re.findall(r"([A-Z_]+) → ([a-z_.]+)", header))
+    table = {variable: ".".join(key) for variable, key in ENV_OVERRIDES.items()}
+    assert documented.pop("DLTBOT_DATA_DIR") == "the"  # "→ the data directory of …"
+    assert documented == table

@@ -415,9 +415,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     site = Site(storage, config)
 
     def ready(bound: int) -> None:
-        if config.feed.base_url is None:
-            shown = f"[{host}]" if ":" in host else host
-            site.base = f"http://{shown}:{bound}"
+        site.base = config.base_url(args.listen, bound)
         print(f"dltbot: serving {site.base}/ (all lists: {site.base}/feed.atom)", flush=True)
 
     async def main() -> None:

@@ -237,25 +237,30 @@ class Config(_Strict):
         """Return the database file to use."""
         return self.storage.path or data_dir() / "dltbot.sqlite3"
 
-    def base_url(self) -> str:
-        """Return the public URL the feeds are served at (their rel="self" links)."""
+    def base_url(self, listen: str | None = None, bound: int | None = None) -> str:
+        """Return the public URL the feeds are served at (their rel="self" links):
+        feed.base_url, else http:// and the address served (`listen` overrides web.listen,
+        `bound` is the port actually bound when the configured one is 0)."""
         if self.feed.base_url:
             return self.feed.base_url
-        host, port = self.web.host_port()
+        host, port = parse_listen(listen) if listen else self.web.host_port()
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}"
+        return f"http://{host}:{bound or port}"
 
     def sources(self) -> list[ListSource]:
         """Return the lists to follow."""
         return [item.source(self.sync) for item in self.lists]
 
 
-# Environment overrides, applied over the file: variable → key path.
+# Every environment variable dltbot reads, and the key it overrides (applied over the file);
+# the header of config.example.yaml lists the same (a test holds them equal). Besides these,
+# any value may say ${VARIABLE}, and DLTBOT_DATA_DIR moves the default database (data_dir()).
 ENV_OVERRIDES = {
     "DLTBOT_DB": ("storage", "path"),
     "DLTBOT_LISTEN": ("web", "listen"),
     "DLTBOT_BASE_URL": ("feed", "base_url"),
     "DLTBOT_TELEGRAM_API": ("telegram", "api_base_url"),
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -304,12 +309,9 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
     """Validate settings already read; errors read `lists[1].interval: must be at least 1m`."""
     raw = _interpolate(raw, "")
     for variable, (section, key) in ENV_OVERRIDES.items():
-        if os.environ.get(variable) and isinstance(raw.get(section, {}), dict):
-            raw = {**raw, section: {**raw.get(section, {}), key: os.environ[variable]}}
-    telegram = raw.get("telegram")
-    env_token = os.environ.get("TELEGRAM_BOT_TOKEN")
-    if env_token and (telegram is None or isinstance(telegram, dict)):
-        raw = {**raw, "telegram": {**(telegram or {}), "token": env_token}}
+        value = os.environ.get(variable)
+        if value and isinstance(raw.get(section) or {}, dict):
+            raw = {**raw, section: {**(raw.get(section) or {}), key: value}}
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:

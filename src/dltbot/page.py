@@ -58,10 +58,11 @@ def _head(title: str, feeds: Sequence[tuple[str, str]], lang: str = "en") -> str
 
 def _search_form(base: str, q: str = "", lang: str = "en") -> str:
     label = _t(lang, "page_search_label")
+    placeholder = label if lang == "zh" else f"{label} · 搜索"  # a Chinese reader finds it too
     hidden = '<input type="hidden" name="lang" value="zh">' if lang == "zh" else ""
     return (
         f'<form action="{escape(base)}/search" method="get" role="search">'
-        f'<input type="search" name="q" value="{escape(q)}" placeholder="{label} · 搜索" '
+        f'<input type="search" name="q" value="{escape(q)}" placeholder="{placeholder}" '
         f'aria-label="{label}">{hidden}<button>{_t(lang, "page_search")}</button></form>'
     )
 

@@ -88,9 +88,7 @@ class Service:
             runner = await web.start(
                 site, host, port, self.config.web.request_timeout, self.config.web.max_connections
             )
-            if self.config.feed.base_url is None:
-                shown = f"[{host}]" if ":" in host else host
-                site.base = f"http://{shown}:{runner.port}"
+            site.base = self.config.base_url(bound=runner.port)
             await self._start_bot(storage)
             now = datetime.now(UTC)
             for source in self.config.sources():
