@@ -259,3 +259,19 @@ def test_telegram_down_for_a_while_loses_nothing(repo: GitRepo, tmp_path: Path) 
         assert TOKEN.split(":")[1] not in "\n".join(running.lines)
     finally:
         fake.stop()
+
+
+def test_run_keeps_the_export_dir_up_to_date(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": LIST}, "start")
+    config = write_config(
+        tmp_path / "config.yaml", tmp_path / "db.sqlite3",
+        f"  - name: good\n    repo: {repo.path}\n", "export:\n  dir: site\n",
+    )  # fmt: skip
+    running = Running(config)
+    try:
+        running.wait_log("exported to")
+    finally:
+        running.stop()
+    site = tmp_path / "site"  # relative to the config file
+    assert b"<title>One</title>" in (site / "lists" / "good" / "feed.atom").read_bytes()
+    assert (site / "feed.json").exists() and (site / "index.html").exists()

@@ -210,6 +210,12 @@ class StorageConfig(_Strict):
     path: Path | None = None  # default: <data directory>/dltbot.sqlite3
 
 
+class ExportConfig(_Strict):
+    """Static files `dltbot run` keeps up to date (what `dltbot export` writes)."""
+
+    dir: Path | None = None  # None: no export; relative to the config file
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -218,6 +224,7 @@ class Config(_Strict):
     feed: FeedConfig = Field(default_factory=FeedConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -338,6 +345,8 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
         # A relative database path is relative to the config file, not to where we run.
         storage = StorageConfig(path=base / config.storage.path)
         config = config.model_copy(update={"storage": storage})
+    if config.export.dir is not None and not config.export.dir.is_absolute():
+        config = config.model_copy(update={"export": ExportConfig(dir=base / config.export.dir)})
     return config
 
 

@@ -76,6 +76,7 @@ class Service:
         self.syncs: set[asyncio.Future[SyncReport]] = set()
         self.bot_task: asyncio.Task[None] | None = None
         self.bot_started = False
+        self.exported = False  # the first sync exports even when nothing new came
 
     async def run(self, ready: Any = None) -> None:
         """Run until SIGTERM or SIGINT, then shut down in order."""
@@ -173,7 +174,24 @@ class Service:
         self.failures.pop(source.name, None)
         log.info("list %s synced: %d new commits, events: %s, %.1fs",
                  source.name, report.commits, counts, report.seconds)  # fmt: skip
+        if self.config.export.dir is not None and (report.commits or not self.exported):
+            await asyncio.to_thread(self._export, self.config.export.dir)
         await self._deliver()
+
+    def _export(self, out: Path) -> None:
+        """Write the static files again (only those that changed); a failure is logged."""
+        from .export import export_site
+
+        try:
+            with Storage(self.db_path) as storage:
+                site = Site(storage, self.config)
+                written, unchanged = export_site(site, out)
+                site.close()
+        except DltbotError as error:
+            log.warning("export.dir: %s", error)
+            return
+        self.exported = True
+        log.info("exported to %s: %d files written, %d unchanged", out, written, unchanged)
 
     def _sync_in_thread(self, source: ListSource) -> SyncReport:
         with Storage(self.db_path) as storage:
