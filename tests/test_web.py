@@ -6,6 +6,7 @@ import gzip
 import http.client
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -198,8 +199,11 @@ def test_export_writes_the_same_documents(
         "lists/dlt/feed.json",
         "lists/dlt/feed.rss",
         "lists/dlt/weekly.atom",
+        "search-index.json",
+        "search.html",
+        "search.js",
     ]
-    assert result.stdout == f"dltbot: wrote 10 files to {out} (0 unchanged)\n"
+    assert result.stdout == f"dltbot: wrote 13 files to {out} (0 unchanged)\n"
 
 
 def test_export_with_a_base_url_writes_only_what_changed(
@@ -219,7 +223,7 @@ def test_export_with_a_base_url_writes_only_what_changed(
     )
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     again = subprocess.run(command, capture_output=True, text=True)
-    assert again.stdout == f"dltbot: wrote 0 files to {out} (10 unchanged)\n"
+    assert again.stdout == f"dltbot: wrote 0 files to {out} (13 unchanged)\n"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
     repo.commit({"README.md": V2}, "add two")
     sync(repo, db)
@@ -228,3 +232,34 @@ def test_export_with_a_base_url_writes_only_what_changed(
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary file left behind
     bad = subprocess.run([*command[:-1], "ftp://x"], capture_output=True, text=True)
     assert bad.returncode == 1 and "--base-url 'ftp://x'" in bad.stderr
+
+
+def test_the_exported_page_searches_without_a_server(
+    served: tuple[Server, GitRepo, Path], tmp_path: Path
+) -> None:
+    _, _, db = served
+    out = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "dltbot.cli", "export", "--db", str(db), "--out",
+                    str(out), "--base-url", "https://s.example.org"], check=True)  # fmt: skip
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'action="https://s.example.org/search.html"' in index  # not the server's /search
+    page = (out / "search.html").read_text(encoding="utf-8")
+    assert 'src="https://s.example.org/search.js"' in page
+    entries = json.loads((out / "search-index.json").read_bytes())["entries"]
+    assert {e[1] for e in entries} >= {"One"}
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the script's search is not run")
+    script = (
+        "const {search} = require(process.argv[1]);"
+        "const index = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));"
+        "for (const q of ['one', 'FIRST', 'script', '泛化', 'nothing here'])"
+        "  console.log(q + ':' + search(index, q).map((h) => h.title).join('|'));"
+    )
+    result = subprocess.run(["node", "-e", script, str(out / "search.js"),
+                             str(out / "search-index.json")], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    # "one" is also inside the hostile title's "onerror": the exact title ranks first.
+    assert lines["one"].split("|")[0] == "One" and lines["FIRST"] == "One"
+    assert lines["script"].startswith("<script>")  # the hostile title, as text
+    assert lines["nothing here"] == ""

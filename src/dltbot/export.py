@@ -8,13 +8,21 @@ from pathlib import Path
 
 from .errors import DltbotError
 from .feed import FORMATS
-from .site import Document, Site
+from .page import SEARCH_JS, static_search_page
+from .site import HTML, Document, Site
 
 
 def export_site(site: Site, out: Path) -> tuple[int, int]:
     """Write the page, OPML, every feed (Atom, RSS, JSON Feed), digest and archive page under
     out; return how many files were written and how many were already up to date."""
-    documents: dict[str, Document] = {"index.html": site.index(), "feeds.opml": site.opml()}
+    documents: dict[str, Document] = {
+        "index.html": site.index(static=True),
+        "feeds.opml": site.opml(),
+        # Search without a server: the page, its script and every entry as JSON.
+        "search.html": Document(static_search_page(site.base).encode(), HTML),
+        "search.js": Document(SEARCH_JS.lstrip().encode(), "text/javascript"),
+        "search-index.json": site.search_index(),
+    }
     for fmt in FORMATS:
         documents[f"feed.{fmt}"] = site.feed(None, fmt=fmt)
     for number in range(site.archive_count(None)):

@@ -56,12 +56,15 @@ def _head(title: str, feeds: Sequence[tuple[str, str]], lang: str = "en") -> str
     )
 
 
-def _search_form(base: str, q: str = "", lang: str = "en") -> str:
+def _search_form(base: str, q: str = "", lang: str = "en", static: bool = False) -> str:
     label = _t(lang, "page_search_label")
     placeholder = label if lang == "zh" else f"{label} · 搜索"  # a Chinese reader finds it too
     hidden = '<input type="hidden" name="lang" value="zh">' if lang == "zh" else ""
     return (
-        f'<form action="{escape(base)}/search" method="get" role="search">'
+        # A static export has no server to ask: its form goes to search.html, which searches
+        # search-index.json in the browser.
+        f'<form action="{escape(base)}/search{".html" if static else ""}" method="get" '
+        'role="search">'
         f'<input type="search" name="q" value="{escape(q)}" placeholder="{placeholder}" '
         f'aria-label="{label}">{hidden}<button>{_t(lang, "page_search")}</button></form>'
     )
@@ -102,11 +105,12 @@ def index_page(
     base: str,
     limit: int = 50,
     lang: str = "en",
+    static: bool = False,
 ) -> str:
     """Return the front page: per list, the latest additions grouped by whole days."""
     out = [_head(_t(lang, "page_title"), feeds, lang)]
     out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
-    out.append(_search_form(base, lang=lang))
+    out.append(_search_form(base, lang=lang, static=static))
     out.append(
         f'<div class="feeds"><a href="{escape(base)}/feed.atom">{_t(lang, "page_all_feed")}</a>'
         f'<a href="{escape(base)}/feed.rss">RSS</a><a href="{escape(base)}/feed.json">JSON Feed</a>'
@@ -197,3 +201,89 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "
         out.append("</ul>")
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
+
+
+def static_search_page(base: str, lang: str = "en") -> str:
+    """Return search.html of a static export: the form, and a script that searches
+    search-index.json (every current entry) in the browser, as the server's search does."""
+    out = [_head(_t(lang, "page_search"), [], lang)]
+    out.append(f'<header><h1><a href="{escape(base)}/">{_t(lang, "page_title")}</a></h1>')
+    out.append(_search_form(base, "", lang, static=True) + "</header>")
+    out.append(f'<p class="meta" id="status">{_t(lang, "page_hint")}</p><ul id="results"></ul>')
+    out.append(f'<script src="{escape(base)}/search.js" defer></script></body></html>\n')
+    return "".join(out)
+
+
+# The browser side of the static search. Every value from the index is set as text (never
+# HTML), and links were filtered to http(s)/mailto when the index was written. The matching is
+# the server's: every word, case-folded, in the title, the sections or the description (so
+# two-character Chinese words match as substrings); title hits first (exact, prefix, whole
+# words, inside words). `search` is exported for a test under node.
+SEARCH_JS = r"""
+"use strict";
+function rank(title, query, words) {
+  if (title === query) return 0;
+  if (title.startsWith(query)) return 1;
+  if (words.every((w) => title.includes(w))) {
+    const whole = new Set(title.split(/[^\p{L}\p{N}_]+/u));
+    return words.every((w) => whole.has(w)) ? 2 : 3;
+  }
+  return 4;
+}
+function search(index, q) {
+  const query = q.toLowerCase().split(/\s+/).filter(Boolean).join(" ");
+  const words = query.split(" ").filter(Boolean);
+  if (!words.length) return [];
+  const hits = [];
+  for (const [list, title, url, sections, description, added] of index.entries) {
+    const lower = title.toLowerCase();
+    const text = lower + "\n" + sections.toLowerCase() + "\n" + description.toLowerCase();
+    if (words.every((w) => text.includes(w))) {
+      hits.push({ list, title, url, sections, description, added, r: rank(lower, query, words) });
+    }
+  }
+  hits.sort((a, b) => a.r - b.r || (a.added < b.added ? 1 : a.added > b.added ? -1 : 0));
+  return hits;
+}
+if (typeof module !== "undefined") module.exports = { search };
+if (typeof document !== "undefined") {
+  const q = new URLSearchParams(location.search).get("q") || "";
+  const box = document.querySelector("input[name=q]");
+  if (box) box.value = q;
+  const status = document.getElementById("status");
+  const list = document.getElementById("results");
+  const here = document.currentScript ? document.currentScript.src : location.href;
+  if (q.trim()) {
+    fetch(new URL("search-index.json", here))
+      .then((r) => r.json())
+      .then((index) => {
+        const hits = search(index, q);
+        status.textContent = hits.length + " / " + index.entries.length;
+        for (const hit of hits.slice(0, 100)) {
+          const li = document.createElement("li");
+          const a = document.createElement(hit.url ? "a" : "span");
+          if (hit.url) { a.href = hit.url; a.rel = "noopener"; }
+          a.textContent = hit.title;
+          li.append(a);
+          if (hit.sections) {
+            const s = document.createElement("span");
+            s.className = "section";
+            s.textContent = " " + hit.sections;
+            li.append(s);
+          }
+          if (hit.description) {
+            const p = document.createElement("p");
+            p.className = "desc";
+            p.textContent = hit.description;
+            li.append(p);
+          }
+          const meta = document.createElement("p");
+          meta.className = "meta";
+          meta.textContent = hit.list + " · " + hit.added;
+          li.append(meta);
+          list.append(li);
+        }
+      });
+  }
+}
+"""

@@ -34,6 +34,7 @@ from .present import result_json
 from .query import BadRequestError, check_words, parse_page_number
 from .storage import Storage
 from .untrusted import redact
+from .urls import safe_link
 
 MAX_QUERY = 200
 
@@ -315,18 +316,41 @@ class Site:
 
     # --- pages and search --------------------------------------------------------------
 
-    def index(self, lang: str = "en") -> Document:
-        """Return the HTML page: latest additions per list, search box, feed links."""
+    def index(self, lang: str = "en", static: bool = False) -> Document:
+        """Return the HTML page: latest additions per list, search box, feed links (for a
+        static export, the search box goes to search.html)."""
         lang = "zh" if lang == "zh" else "en"
-        return self._cached(("index", lang), lambda: self._index(lang))
+        return self._cached(
+            ("index", lang, "static" if static else ""), lambda: self._index(lang, static)
+        )
 
-    def _index(self, lang: str) -> Document:
+    def search_index(self) -> Document:
+        """Return every current entry as compact JSON, for the static export's search."""
+        return self._cached(("search-index",), self._search_index)
+
+    def _search_index(self) -> Document:
+        rows = [
+            [
+                stored.list,
+                stored.entry.title,
+                safe_link(stored.entry.url) or "",
+                " | ".join(" › ".join(s) for s in (stored.entry.section, *stored.entry.sections)),
+                stored.entry.description[:300],
+                stored.first_date[:10],
+            ]
+            for state in self.lists()
+            for stored in self.storage.entries(state.name)
+        ]
+        body = json.dumps({"entries": rows}, ensure_ascii=False, separators=(",", ":"))
+        return Document(body.encode() + b"\n", JSON)
+
+    def _index(self, lang: str, static: bool = False) -> Document:
         lists = []
         for state in self.lists():
             # One more than shown, to know whether older days exist.
             events = self.storage.feed_events(["added"], state.name, limit=self.size + 1)
             lists.append((state, self.storage.entry_count(state.id), events))
-        body = page.index_page(lists, self.feed_urls(), self.base, self.size, lang)
+        body = page.index_page(lists, self.feed_urls(), self.base, self.size, lang, static)
         return Document(body.encode(), HTML)
 
     def search_page(self, q: str | None, lang: str = "en") -> Document:
