@@ -26,6 +26,15 @@ OLD = ["# Old\n\n## Things\n\n" + "".join(
 ) for n in range(1, 81)]  # fmt: skip
 
 
+def add_offline_list(db: Path, tmp_path: Path) -> None:
+    """Sync a list named offline whose repository cannot be read: it exists, failing."""
+    failing = subprocess.run(
+        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(tmp_path / "nowhere"),
+         "--name", "offline", "--db", str(db)], capture_output=True, text=True,
+    )  # fmt: skip
+    assert failing.returncode == 1
+
+
 def test_a_second_list_changes_the_feed_for_every_validator(repo: GitRepo, tmp_path: Path) -> None:
     repo.commit({"README.md": NEW}, "three new")  # dated January 2024
     db = tmp_path / "db.sqlite3"
@@ -169,11 +178,7 @@ def test_the_page_shows_whole_days_and_explains_a_list_never_synced(
     repo.commit({"README.md": second}, "day two")  # 2024-01-01 in UTC
     db = tmp_path / "db.sqlite3"
     sync(repo, db)
-    failing = subprocess.run(
-        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(tmp_path / "nowhere"),
-         "--name", "offline", "--db", str(db)], capture_output=True, text=True,
-    )  # fmt: skip
-    assert failing.returncode == 1
+    add_offline_list(db, tmp_path)
     server = Server(db)
     try:
         page = server.get("/")[2].decode()
@@ -189,11 +194,7 @@ def test_the_page_shows_whole_days_and_explains_a_list_never_synced(
 
 def test_an_empty_feed_is_dated_when_its_list_was_first_followed(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite3"
-    failing = subprocess.run(
-        [sys.executable, "-m", "dltbot.cli", "sync", "--repo", str(tmp_path / "nowhere"),
-         "--name", "offline", "--db", str(db)], capture_output=True, text=True,
-    )  # fmt: skip
-    assert failing.returncode == 1
+    add_offline_list(db, tmp_path)
     server = Server(db)
     try:
         for path in ("/feed.atom", "/lists/offline/feed.atom", "/lists/offline/daily.atom"):

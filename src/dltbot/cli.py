@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__, gitsource, logfilter
+from . import __version__, gitsource, logfilter, paths
 from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
@@ -491,7 +491,7 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host, port = config.web.host_port()
     host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    url = args.url or f"http://{host}:{port}/healthz"
+    url = args.url or f"http://{host}:{port}{paths.HEALTH}"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             status = response.status

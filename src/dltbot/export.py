@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import paths
 from .errors import DltbotError
 from .feed import FORMATS
 from .page import SEARCH_JS, static_search_page
@@ -16,29 +17,25 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
     """Write the page, OPML, every feed (Atom, RSS, JSON Feed), digest and archive page under
     out; return how many files were written and how many were already up to date."""
     documents: dict[str, Document] = {
-        "index.html": site.index(static=True),
-        "feeds.opml": site.opml(),
+        paths.INDEX: site.index(static=True),
+        paths.OPML: site.opml(),
         # Search without a server: the page, its script and every entry as JSON.
-        "search.html": Document(static_search_page(site.base).encode(), HTML),
-        "search.js": Document(SEARCH_JS.lstrip().encode(), "text/javascript"),
-        "search-index.json": site.search_index(),
+        paths.STATIC_SEARCH: Document(static_search_page(site.base).encode(), HTML),
+        paths.STATIC_SEARCH_JS: Document(SEARCH_JS.lstrip().encode(), "text/javascript"),
+        paths.STATIC_SEARCH_INDEX: site.search_index(),
     }
-    for fmt in FORMATS:
-        documents[f"feed.{fmt}"] = site.feed(None, fmt=fmt)
-    for number in range(site.archive_count(None)):
-        documents[f"archive/{number}.atom"] = site.archive(None, number)
-    for state in site.lists():
-        prefix = f"lists/{state.name}"
+    for name in [None, *(state.name for state in site.lists())]:
         for fmt in FORMATS:
-            documents[f"{prefix}/feed.{fmt}"] = site.feed(state.name, fmt=fmt)
-        documents[f"{prefix}/daily.atom"] = site.digest(state.name, "daily")
-        documents[f"{prefix}/weekly.atom"] = site.digest(state.name, "weekly")
-        for number in range(site.archive_count(state.name)):
-            documents[f"{prefix}/archive/{number}.atom"] = site.archive(state.name, number)
+            documents[paths.feed(name, fmt)] = site.feed(name, fmt=fmt)
+        for number in range(site.archive_count(name)):
+            documents[paths.archive(name, number)] = site.archive(name, number)
+        if name is not None:
+            for period in ("daily", "weekly"):
+                documents[paths.digest(name, period)] = site.digest(name, period)
     written = 0
     try:
         for name, document in documents.items():
-            written += _write_if_changed(out / name, document.body)
+            written += _write_if_changed(out / paths.file_name(name), document.body)
     except OSError as error:
         raise DltbotError(f"--out {out}: cannot write: {error.strerror or error}") from error
     return written, len(documents) - written

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
-from urllib.parse import quote
 
+from . import paths
 from .bot.text import t
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
@@ -63,11 +63,17 @@ def _search_form(base: str, q: str = "", lang: str = "en", static: bool = False)
     return (
         # A static export has no server to ask: its form goes to search.html, which searches
         # search-index.json in the browser.
-        f'<form action="{escape(base)}/search{".html" if static else ""}" method="get" '
+        f'<form action="{escape(base + (paths.STATIC_SEARCH if static else paths.SEARCH))}" '
+        'method="get" '
         'role="search">'
         f'<input type="search" name="q" value="{escape(q)}" placeholder="{placeholder}" '
         f'aria-label="{label}">{hidden}<button>{_t(lang, "page_search")}</button></form>'
     )
+
+
+def _a(href: str, label: str) -> str:
+    """A link to one of our own documents (label: trusted catalogue text)."""
+    return f'<a href="{escape(href)}">{label}</a>'
 
 
 def _link(url: str, text: str) -> str:
@@ -112,14 +118,15 @@ def index_page(
     out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
     out.append(_search_form(base, lang=lang, static=static))
     out.append(
-        f'<div class="feeds"><a href="{escape(base)}/feed.atom">{_t(lang, "page_all_feed")}</a>'
-        f'<a href="{escape(base)}/feed.rss">RSS</a><a href="{escape(base)}/feed.json">JSON Feed</a>'
-        f'<a href="{escape(base)}/feeds.opml">OPML</a></div></header>'
+        f'<div class="feeds">{_a(base + paths.feed(None), _t(lang, "page_all_feed"))}'
+        f"{_a(base + paths.feed(None, 'rss'), 'RSS')}"
+        f"{_a(base + paths.feed(None, 'json'), 'JSON Feed')}"
+        f"{_a(base + paths.OPML, 'OPML')}</div></header>"
     )
     if not lists:
         out.append(f"<p>{_t(lang, 'page_none')}</p>")
     for state, count, events in lists:
-        prefix = f"{base}/lists/{quote(state.name)}"
+        name = state.name
         status = ""
         if state.status == "failing":
             error = escape(redact(state.last_error or ""))
@@ -137,11 +144,11 @@ def index_page(
             continue
         out.append(f'<p class="meta">{_t(lang, "page_entries", n=count)} · {shown}{status}</p>')
         out.append(
-            f'<div class="feeds"><a href="{escape(prefix)}/feed.atom">{_t(lang, "page_feed")}</a>'
-            f'<a href="{escape(prefix)}/feed.rss">RSS</a>'
-            f'<a href="{escape(prefix)}/feed.json">JSON Feed</a>'
-            f'<a href="{escape(prefix)}/daily.atom">{_t(lang, "page_daily")}</a>'
-            f'<a href="{escape(prefix)}/weekly.atom">{_t(lang, "page_weekly")}</a></div>'
+            f'<div class="feeds">{_a(base + paths.feed(name), _t(lang, "page_feed"))}'
+            f"{_a(base + paths.feed(name, 'rss'), 'RSS')}"
+            f"{_a(base + paths.feed(name, 'json'), 'JSON Feed')}"
+            f"{_a(base + paths.digest(name, 'daily'), _t(lang, 'page_daily'))}"
+            f"{_a(base + paths.digest(name, 'weekly'), _t(lang, 'page_weekly'))}</div>"
         )
         shown_events, older = _whole_days(events, limit)
         day = None
@@ -157,8 +164,8 @@ def index_page(
         if day is not None:
             out.append("</ul>")
         if older:
-            daily = f'<a href="{escape(prefix)}/daily.atom">{_t(lang, "page_daily")}</a>'
-            archive = f'<a href="{escape(prefix)}/feed.atom">{_t(lang, "page_archive")}</a>'
+            daily = _a(base + paths.digest(name, "daily"), _t(lang, "page_daily"))
+            archive = _a(base + paths.feed(name), _t(lang, "page_archive"))
             out.append(
                 f'<p class="meta">{_t(lang, "page_older", daily=daily, archive=archive)}</p>'
             )
@@ -181,7 +188,7 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "
     """Return the search results page."""
     title = _t(lang, "page_search_title", q=q) if q else _t(lang, "page_search")
     out = [_head(title, [], lang)]
-    out.append(f'<header><h1><a href="{escape(base)}/">{_t(lang, "page_title")}</a></h1>')
+    out.append(f"<header><h1>{_a(base + paths.INDEX, _t(lang, 'page_title'))}</h1>")
     out.append(_search_form(base, q, lang) + "</header>")
     if not q:
         out.append(f'<p class="meta">{_t(lang, "page_hint")}</p>')
@@ -207,10 +214,11 @@ def static_search_page(base: str, lang: str = "en") -> str:
     """Return search.html of a static export: the form, and a script that searches
     search-index.json (every current entry) in the browser, as the server's search does."""
     out = [_head(_t(lang, "page_search"), [], lang)]
-    out.append(f'<header><h1><a href="{escape(base)}/">{_t(lang, "page_title")}</a></h1>')
+    out.append(f"<header><h1>{_a(base + paths.INDEX, _t(lang, 'page_title'))}</h1>")
     out.append(_search_form(base, "", lang, static=True) + "</header>")
     out.append(f'<p class="meta" id="status">{_t(lang, "page_hint")}</p><ul id="results"></ul>')
-    out.append(f'<script src="{escape(base)}/search.js" defer></script></body></html>\n')
+    script = escape(base + paths.STATIC_SEARCH_JS)
+    out.append(f'<script src="{script}" defer></script></body></html>\n')
     return "".join(out)
 
 

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
-from . import page
+from . import page, paths
 from .config import Config
 from .errors import DltbotError
 from .feed import (
@@ -149,7 +149,7 @@ class Site:
 
     def list_url(self, name: str | None) -> str:
         """Return the path prefix of a list's documents ('' for all lists)."""
-        return f"/lists/{quote(name)}" if name else ""
+        return paths.list_prefix(name)
 
     # --- feeds -------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class Site:
             self.kinds, name, limit=self.size, section=section, identities=identities,
             by_date=name is None,
         )  # fmt: skip
-        path = f"{self.list_url(name)}/feed.atom"
+        path = paths.feed(name)
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
         self_url = self.base + path + (f"?{urlencode(params)}" if params else "")
         prev_archive = None
@@ -196,7 +196,7 @@ class Site:
             title=title,
             subtitle=self._subtitle(),
             self_url=self_url,
-            alternate_url=self.base + "/",
+            alternate_url=self.base + paths.INDEX,
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
             since=self._since(name),
@@ -227,9 +227,9 @@ class Site:
             title=f"{self._title(name)} — archive {number + 1} of {pages}",
             subtitle=self._subtitle(),
             self_url=self._archive_url(name, number),
-            alternate_url=self.base + "/",
+            alternate_url=self.base + paths.INDEX,
             items=[event_item(event) for event in reversed(events)],
-            current_url=f"{self.base}{self.list_url(name)}/feed.atom",
+            current_url=self.base + paths.feed(name),
             prev_archive_url=self._archive_url(name, number - 1) if number else None,
             next_archive_url=self._archive_url(name, number + 1) if number + 1 < pages else None,
             archive=True,
@@ -237,7 +237,7 @@ class Site:
         return self._atom(doc)
 
     def _archive_url(self, name: str | None, number: int) -> str:
-        return f"{self.base}{self.list_url(name)}/archive/{number}.atom"
+        return self.base + paths.archive(name, number)
 
     def archive_count(self, name: str | None) -> int:
         """Return how many archive pages a feed has."""
@@ -252,12 +252,12 @@ class Site:
 
     def _digest(self, name: str, period: Period) -> FeedDoc:
         events = self.storage.feed_events(["added"], name, limit=1_000_000)
-        page_url = f"{self.base}/#list-{quote(name)}"
+        page_url = self.base + paths.list_anchor(name)
         doc = FeedDoc(
             id=tag_id(name, period),
             title=f"{self._title(name)} — {period} digest",
             subtitle=self._subtitle(),
-            self_url=f"{self.base}/lists/{quote(name)}/{period}.atom",
+            self_url=self.base + paths.digest(name, period),
             alternate_url=page_url,
             items=digest_items(name, events, period, self.size, page_url),
             since=self._since(name),
@@ -282,13 +282,12 @@ class Site:
 
     def feed_urls(self) -> list[tuple[str, str]]:
         """Return (title, URL) of every feed, for OPML and the page."""
-        out = [("All lists", f"{self.base}/feed.atom")]
+        out = [("All lists", self.base + paths.feed(None))]
         for state in self.lists():
-            prefix = f"{self.base}/lists/{quote(state.name)}"
             out += [
-                (state.name, f"{prefix}/feed.atom"),
-                (f"{state.name} (daily digest)", f"{prefix}/daily.atom"),
-                (f"{state.name} (weekly digest)", f"{prefix}/weekly.atom"),
+                (state.name, self.base + paths.feed(state.name)),
+                (f"{state.name} (daily digest)", self.base + paths.digest(state.name, "daily")),
+                (f"{state.name} (weekly digest)", self.base + paths.digest(state.name, "weekly")),
             ]
         return out
 
@@ -305,10 +304,10 @@ class Site:
         # id across all its feeds, so the all-lists feed (the same entries, the same ids)
         # would show up empty, and digests would repeat every addition under another id.
         for state in self.lists():
-            title, url = state.name, f"{self.base}/lists/{quote(state.name)}/feed.atom"
+            title, url = state.name, self.base + paths.feed(state.name)
             ElementTree.SubElement(
                 body, "outline", type="rss", text=title, title=title, xmlUrl=url,
-                htmlUrl=self.base + "/",
+                htmlUrl=self.base + paths.INDEX,
             )  # fmt: skip
         ElementTree.indent(root)
         data = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from . import paths
 from .feed import FORMATS, Format
 from .site import (
     BadRequestError,
@@ -223,16 +224,19 @@ def build_app(site: Site) -> web.Application:
     app = web.Application(middlewares=[_errors])
     app.on_response_prepare.append(_security_headers)
     app[SITE] = site
-    app.router.add_get("/", index)
-    app.router.add_get("/feed.{fmt}", feed)
-    app.router.add_get("/archive/{number}.atom", archive)
-    app.router.add_get("/lists/{name}/feed.{fmt}", feed)
-    app.router.add_get("/lists/{name}/{period}.{fmt}", digest)
-    app.router.add_get("/lists/{name}/archive/{number}.atom", archive)
-    app.router.add_get("/feeds.opml", opml)
-    app.router.add_get("/search", search)
-    app.router.add_get("/api/search", api_search)
-    app.router.add_get("/healthz", healthz)
+    for path, handler in (
+        (paths.INDEX, index),
+        (paths.ROUTE_FEED, feed),
+        (paths.ROUTE_ARCHIVE, archive),
+        (paths.ROUTE_LIST_FEED, feed),
+        (paths.ROUTE_DIGEST, digest),
+        (paths.ROUTE_LIST_ARCHIVE, archive),
+        (paths.OPML, opml),
+        (paths.SEARCH, search),
+        (paths.API_SEARCH, api_search),
+        (paths.HEALTH, healthz),
+    ):
+        app.router.add_get(path, handler)
     return app
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +84,16 @@ def test_stopping_kills_a_hanging_clone(
     assert leftover.stdout.strip() == ""  # git and its ssh child were killed
 
 
+def bare_clone(repo: GitRepo, tmp_path: Path, name: Callable[[Path], str]) -> tuple[Path, Path]:
+    """Commit the list, then bare-clone it into the clones folder under name(clone dir)."""
+    repo.commit({"README.md": README}, "start")
+    clones = tmp_path / "clones"
+    clones.mkdir()
+    target = clones / name(gitsource.clone_dir_for(clones, "l", str(repo.path)))
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(target)], check=True)
+    return clones, target
+
+
 def assert_follows_new_commits(repo: GitRepo, storage: Storage, clones: Path) -> None:
     """Sync, commit one more entry upstream, sync again: the new entry must arrive."""
     assert sync_list(storage, ListSource("l", str(repo.path)), clones).error is None
@@ -95,14 +105,9 @@ def assert_follows_new_commits(repo: GitRepo, storage: Storage, clones: Path) ->
 def test_an_interrupted_first_clone_is_not_taken_for_a_clone(
     repo: GitRepo, storage: Storage, tmp_path: Path
 ) -> None:
-    repo.commit({"README.md": README}, "start")
-    clones = tmp_path / "clones"
-    target = gitsource.clone_dir_for(clones, "l", str(repo.path))
     # What a kill -9 during the first clone leaves: the clone's temporary folder, complete
     # (its git ran on) but never renamed into place.
-    clones.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path),
-                    str(clones / f".{target.name}.abc.tmp")], check=True)  # fmt: skip
+    clones, _ = bare_clone(repo, tmp_path, lambda target: f".{target.name}.abc.tmp")
     assert_follows_new_commits(repo, storage, clones)
 
 
@@ -110,10 +115,7 @@ def test_a_clone_without_its_fetch_refspec_is_repaired(
     repo: GitRepo, storage: Storage, tmp_path: Path
 ) -> None:
     """An older dltbot killed between `git clone` and writing the refspec left this."""
-    repo.commit({"README.md": README}, "start")
-    clones = tmp_path / "clones"
-    target = gitsource.clone_dir_for(clones, "l", str(repo.path))
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(target)], check=True)
+    clones, target = bare_clone(repo, tmp_path, lambda target: target.name)
     subprocess.run(["git", "--git-dir", str(target), "config", "--unset-all",
                     "remote.origin.fetch"], check=False)  # fmt: skip
     assert_follows_new_commits(repo, storage, clones)

@@ -1,0 +1,57 @@
+"""Every path the web server answers and the static export writes, in one place.
+
+The router (web.py), the documents' own links (site.py), the page's links (page.py) and the
+export's file names (export.py) all take their paths from here, so a new kind of document is
+added once (as datasette's url_builder does).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+INDEX = "/"
+OPML = "/feeds.opml"
+SEARCH = "/search"
+API_SEARCH = "/api/search"
+HEALTH = "/healthz"
+# The static export's search, which runs in the browser.
+STATIC_SEARCH = "/search.html"
+STATIC_SEARCH_JS = "/search.js"
+STATIC_SEARCH_INDEX = "/search-index.json"
+
+# Router patterns (aiohttp syntax); the functions below build the same paths.
+ROUTE_FEED = "/feed.{fmt}"
+ROUTE_LIST_FEED = "/lists/{name}/feed.{fmt}"
+ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
+ROUTE_ARCHIVE = "/archive/{number}.atom"
+ROUTE_LIST_ARCHIVE = "/lists/{name}/archive/{number}.atom"
+
+
+def list_prefix(name: str | None) -> str:
+    """The path prefix of a list's documents ('' for the documents of every list)."""
+    return f"/lists/{quote(name)}" if name else ""
+
+
+def feed(name: str | None, fmt: str = "atom") -> str:
+    """The live feed of one list or of all: /feed.atom, /lists/NAME/feed.rss, …"""
+    return f"{list_prefix(name)}/feed.{fmt}"
+
+
+def digest(name: str, period: str, fmt: str = "atom") -> str:
+    """A list's daily or weekly digest."""
+    return f"{list_prefix(name)}/{period}.{fmt}"
+
+
+def archive(name: str | None, number: int) -> str:
+    """An RFC 5005 archive page of a feed."""
+    return f"{list_prefix(name)}/archive/{number}.atom"
+
+
+def list_anchor(name: str) -> str:
+    """A list's section of the page."""
+    return f"{INDEX}#list-{quote(name)}"
+
+
+def file_name(path: str) -> str:
+    """The export's file for a path: / is index.html, the rest as they are."""
+    return "index.html" if path == INDEX else path.lstrip("/")
