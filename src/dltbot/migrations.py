@@ -216,6 +216,17 @@ def _m006_entry_sections(db: sqlite3.Connection) -> None:
     )
 
 
+def _m007_events_by_date(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- Documents of several lists put the newest addition first by its date in UTC:
+        -- julianday() reads the offset, and this index serves that order without a sort.
+        CREATE INDEX events_kind_date ON events (kind, julianday(committed_at));
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -223,6 +234,7 @@ MIGRATIONS: list[Migration] = [
     _m004_query_owner,
     _m005_list_created,
     _m006_entry_sections,
+    _m007_events_by_date,
 ]
 
 

@@ -141,8 +141,9 @@ class ReadStore(Connection):
             where.append("ev.identity IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(identities)))
         order = "DESC" if newest_first else "ASC"
-        # julianday() reads the offset, so dates of different time zones compare in UTC.
-        sort = f"julianday(c.committed_at) {order}, ev.id {order}" if by_date else f"ev.id {order}"
+        # julianday() reads the offset, so dates of different time zones compare in UTC (and
+        # the index events_kind_date serves the order).
+        sort = f"julianday(ev.committed_at) {order}, ev.id {order}" if by_date else f"ev.id {order}"
         sql = f"""
             SELECT ev.id, l.name, l.repo, ev.kind, ev.kind_seq, ev.identity, ev.url, ev.title,
                    ev.description, ev.section, c.sha, c.committed_at, c.author, c.summary,
