@@ -24,7 +24,7 @@ from .present import entry_json, event_json, result_json
 from .query import check_words
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
-from .untrusted import redact, terminal_safe
+from .untrusted import redact, shorten, terminal_safe
 
 log = logging.getLogger("dltbot")
 
@@ -182,12 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
 # --- commands -------------------------------------------------------------------------------
 
 
-def _open_storage(args: argparse.Namespace, create: bool = False) -> Storage:
+def _open_storage(args: argparse.Namespace) -> Storage:
     """Open the database; a command that only reads refuses to create an empty one (a
     mistyped --db would otherwise print nothing and leave a stray file)."""
     config = load_config(args.config)
     path = Path(args.db) if args.db else config.database_path()
-    if not create and not path.exists():
+    if not path.exists():
         raise DltbotError(f"no database at {path} (run dltbot sync first)")
     return Storage(path)
 
@@ -282,7 +282,7 @@ def _event_line(event: StoredEvent) -> str:
             for label, before, after in (
                 ("title", old.title, entry.title),
                 ("url", old.url, entry.url),
-                ("description", _cut(old.description, 60), _cut(entry.description, 60)),
+                ("description", shorten(old.description, 60), shorten(entry.description, 60)),
             )
             if before != after
         ]
@@ -292,10 +292,6 @@ def _event_line(event: StoredEvent) -> str:
 
 def _section(section: Sequence[str]) -> str:
     return f" [{' > '.join(section)}]" if section else ""
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -529,12 +525,12 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
     if as_json:
         _print_json(result_json(result))
         return
-    headings = " | ".join(" > ".join(s) for s in (entry.section, *entry.sections) if s)
+    headings = " | ".join(" > ".join(s) for s in entry.all_sections if s)
     where = [result.list, headings, f"added {result.first_date[:10]}"]
     print(terminal_safe(f"{entry.title} <{entry.url}>"))
     print(terminal_safe("  " + " · ".join(part for part in where if part)))
     if entry.description:
-        print(terminal_safe(f"  {_cut(entry.description, 200)}"))
+        print(terminal_safe(f"  {shorten(entry.description, 200)}"))
 
 
 def _print_json(data: dict[str, Any]) -> None:

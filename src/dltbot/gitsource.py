@@ -48,6 +48,7 @@ class Version:
     commit: Commit
     blob: str | None  # None: the commit deleted the file
     mode: str = "100644"  # SYMLINK or GITLINK: not a list file's text
+    size: int = 0  # of the blob, in bytes (read with the history, not one request a version)
 
     @property
     def regular(self) -> bool:
@@ -220,11 +221,7 @@ def commit_info(repository: git.Repo, sha: str) -> Commit:
     the committer line's number (clamped to what is possible), and the author and subject are
     cleaned of controls and invisible characters.
     """
-    try:
-        data = repository.odb.stream(bytes.fromhex(sha)).read()
-    except (ValueError, OSError) as error:
-        raise GitSourceError(f"cannot read commit {sha[:12]}: {error}") from error
-    return parse_commit(sha, data)
+    return parse_commit(sha, _read_objects(repository, [sha])[sha])
 
 
 def parse_commit(sha: str, data: bytes) -> Commit:
@@ -306,27 +303,13 @@ def blob_at(repository: git.Repo, rev: str, path: str) -> str:
     return sha.strip()
 
 
-def read_file(repository: git.Repo, rev: str, path: str, max_size: int | None = None) -> bytes:
+def read_file(repository: git.Repo, rev: str, path: str) -> bytes:
     """Return the bytes of path at rev."""
-    return read_blob(repository, blob_at(repository, rev, path), max_size)
+    return read_blob(repository, blob_at(repository, rev, path))
 
 
-def blob_size(repository: git.Repo, sha: str) -> int:
-    """Return a blob's size in bytes without reading it."""
-    try:
-        size: int = repository.odb.info(bytes.fromhex(sha)).size
-    except (ValueError, OSError) as error:
-        raise GitSourceError(f"cannot read object {sha[:12]}: {error}") from error
-    return size
-
-
-def read_blob(repository: git.Repo, sha: str, max_size: int | None = None) -> bytes:
-    """Return the bytes of a blob (through one long-running `git cat-file --batch`).
-
-    A blob over max_size raises FileTooLargeError before it is read.
-    """
-    if max_size is not None and (size := blob_size(repository, sha)) > max_size:
-        raise FileTooLargeError(size, max_size)
+def read_blob(repository: git.Repo, sha: str) -> bytes:
+    """Return the bytes of a blob (through one long-running `git cat-file --batch`)."""
     try:
         data: bytes = repository.odb.stream(bytes.fromhex(sha)).read()
     except (ValueError, OSError) as error:
@@ -336,7 +319,8 @@ def read_blob(repository: git.Repo, sha: str, max_size: int | None = None) -> by
 
 def check_file_size(repository: git.Repo, rev: str, path: str, limit: int) -> None:
     """Raise FileTooLargeError if path at rev is over limit bytes."""
-    size = blob_size(repository, blob_at(repository, rev, path))
+    sha = blob_at(repository, rev, path)
+    size = _object_sizes(repository, [sha])[sha]
     if size > limit:
         raise FileTooLargeError(size, limit)
 
@@ -349,7 +333,6 @@ class FileTooLargeError(GitSourceError):
             f"list file is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit "
             "(sync.max_file_size)"
         )
-        self.size = size
 
 
 def is_lfs_pointer(data: bytes) -> bool:
@@ -401,30 +384,55 @@ def list_versions(
         elif _SHA.match(token):
             sha = token
     objects = _read_objects(repository, [sha for sha, _, _ in changes])
+    sizes = _object_sizes(repository, [blob for _, _, blob in changes if blob != _NULL_SHA])
     return [
-        Version(parse_commit(sha, objects[sha]), None if blob == _NULL_SHA else blob, mode)
+        Version(
+            parse_commit(sha, objects[sha]),
+            None if blob == _NULL_SHA else blob,
+            mode,
+            sizes.get(blob, 0),
+        )
         for sha, mode, blob in changes
     ]
 
 
-def _read_objects(repository: git.Repo, shas: list[str]) -> dict[str, bytes]:
-    """Read many objects through one `git cat-file --batch` (a round trip each is slow)."""
-    if not shas:
-        return {}
+def _cat_file(repository: git.Repo, mode: str, shas: list[str]) -> bytes:
+    """Run one `git cat-file --batch` or `--batch-check` over many objects (a round trip
+    each is slow); return its output."""
     result = subprocess.run(
-        ["git", "--git-dir", str(repository.git_dir), "cat-file", "--batch"],
+        ["git", "--git-dir", str(repository.git_dir), "cat-file", mode],
         input="".join(f"{sha}\n" for sha in shas).encode(), capture_output=True,
     )  # fmt: skip
     if result.returncode:
         message = result.stderr.decode("utf-8", "replace").strip() or "cat-file failed"
-        raise GitSourceError(f"cannot read commits: {clean_line(message, 500)}")
-    out, at, objects = result.stdout, 0, {}
+        raise GitSourceError(f"cannot read objects: {clean_line(message, 500)}")
+    return result.stdout
+
+
+def _header(line: bytes, sha: str) -> int:
+    """Return the size from a cat-file header `<sha> <type> <size>`."""
+    header = line.split()
+    if len(header) != 3:  # "<sha> missing"
+        raise GitSourceError(f"cannot read object {sha[:12]}: missing")
+    return int(header[2])
+
+
+def _object_sizes(repository: git.Repo, shas: list[str]) -> dict[str, int]:
+    """Return the sizes of many objects without reading them."""
+    if not shas:
+        return {}
+    lines = _cat_file(repository, "--batch-check", shas).splitlines()
+    return {sha: _header(line, sha) for sha, line in zip(shas, lines, strict=True)}
+
+
+def _read_objects(repository: git.Repo, shas: list[str]) -> dict[str, bytes]:
+    """Read many objects whole."""
+    if not shas:
+        return {}
+    out, at, objects = _cat_file(repository, "--batch", shas), 0, {}
     for sha in shas:
         end = out.index(b"\n", at)
-        header = out[at:end].split()
-        if len(header) != 3:  # "<sha> missing"
-            raise GitSourceError(f"cannot read commit {sha[:12]}: missing")
-        size = int(header[2])
+        size = _header(out[at:end], sha)
         objects[sha] = out[end + 1 : end + 1 + size]
         at = end + 1 + size + 1
     return objects

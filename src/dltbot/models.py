@@ -28,6 +28,11 @@ class Entry:
     # so every section it stands in finds it.
     sections: tuple[tuple[str, ...], ...] = ()
 
+    @property
+    def all_sections(self) -> tuple[tuple[str, ...], ...]:
+        """Every heading path the URL stands under, its first occurrence's first."""
+        return (self.section, *self.sections)
+
     def same_text(self, other: Entry) -> bool:
         """Tell whether title and description are equal (what "changed" compares)."""
         return self.title == other.title and self.description == other.description

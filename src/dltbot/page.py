@@ -9,7 +9,7 @@ from . import paths
 from .bot.text import t
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
-from .untrusted import redact, xml_safe
+from .untrusted import redact, shorten, xml_safe
 from .urls import safe_link
 
 _STYLE = """
@@ -81,10 +81,6 @@ def _link(url: str, text: str) -> str:
     if href is None:
         return escape(text)
     return f'<a href="{escape(href)}" rel="noopener">{escape(text)}</a>'
-
-
-def _short(text: str, limit: int = 220) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _whole_days(events: Sequence[FeedEvent], limit: int) -> tuple[Sequence[FeedEvent], bool]:
@@ -179,7 +175,7 @@ def _entry_item(title: str, url: str, section: Sequence[str], description: str) 
     if section:
         parts.append(f' <span class="section">{escape(" › ".join(section))}</span>')
     if description:
-        parts.append(f'<p class="desc">{escape(_short(description))}</p>')
+        parts.append(f'<p class="desc">{escape(shorten(description, 220))}</p>')
     parts.append("</li>")
     return "".join(parts)
 
@@ -200,7 +196,7 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "
         for result in results:
             entry = result.entry
             # Every section the entry stands in, "A › B | C".
-            label = " | ".join(" › ".join(s) for s in (entry.section, *entry.sections) if s)
+            label = " | ".join(" › ".join(s) for s in entry.all_sections if s)
             out.append(_entry_item(entry.title, entry.url, (label,) if label else (),
                                    entry.description)[:-5])  # fmt: skip
             added = _t(lang, "page_added", date=escape(result.first_date[:10]))

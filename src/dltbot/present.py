@@ -22,7 +22,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "extra_links": list(entry.extra_links),
         "occurrences": entry.occurrences,
         # Every heading path the URL stands under, the first one (`section`) included.
-        "sections": [list(section) for section in (entry.section, *entry.sections)],
+        "sections": [list(section) for section in entry.all_sections],
     }
 
 

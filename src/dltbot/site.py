@@ -36,8 +36,6 @@ from .storage import Storage
 from .untrusted import redact
 from .urls import safe_link
 
-MAX_QUERY = 200
-
 
 class NotFoundError(DltbotError):
     """No such list or document."""
@@ -234,7 +232,7 @@ class Site:
             next_archive_url=self._archive_url(name, number + 1) if number + 1 < pages else None,
             archive=True,
         )
-        return self._atom(doc)
+        return self._render(doc, "atom")
 
     def _archive_url(self, name: str | None, number: int) -> str:
         return self.base + paths.archive(name, number)
@@ -263,9 +261,6 @@ class Site:
             since=self._since(name),
         )
         return doc
-
-    def _atom(self, doc: FeedDoc) -> Document:
-        return self._render(doc, "atom")
 
     def _render(self, doc: FeedDoc, fmt: Format) -> Document:
         updated = datetime.fromisoformat(doc.updated)
@@ -333,7 +328,7 @@ class Site:
                 stored.list,
                 stored.entry.title,
                 safe_link(stored.entry.url) or "",
-                " | ".join(" › ".join(s) for s in (stored.entry.section, *stored.entry.sections)),
+                " | ".join(" › ".join(s) for s in stored.entry.all_sections),
                 stored.entry.description[:300],
                 stored.first_date[:10],
             ]

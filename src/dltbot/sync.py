@@ -113,7 +113,7 @@ def sync_list(
             )
             walker.process(
                 gitsource.commit_info(repository, head),
-                gitsource.read_file(repository, head, path, source.max_file_bytes),
+                gitsource.read_file(repository, head, path),  # its size was checked above
             )
         else:
             versions = gitsource.list_versions(repository, path, head, since=state.head)
@@ -126,7 +126,7 @@ def sync_list(
                     walker.skip(version.commit, "deleted")
                 elif not version.regular:
                     walker.skip(version.commit, "is a symbolic link or a submodule")
-                elif gitsource.blob_size(repository, version.blob) > source.max_file_bytes:
+                elif version.size > source.max_file_bytes:
                     walker.skip(version.commit, "is over sync.max_file_size")
                 else:
                     walker.process(version.commit, gitsource.read_blob(repository, version.blob))

@@ -14,9 +14,10 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 # Characters dropped outright (format characters) or turned into a space (controls).
-_DROP_CATEGORIES = frozenset({"Cf", "Cs"})
+DROP_CATEGORIES = frozenset({"Cf", "Cs"})
 _SPACE = re.compile(r"\s+")
-_CONTROL_TO_SPACE = {code: " " for code in [*range(32), *range(127, 160)]}
+# For str.translate: C0 and C1 controls (and DEL) become spaces.
+CONTROLS_TO_SPACE = {code: " " for code in [*range(32), *range(127, 160)]}
 # userinfo in a URL: https://user:secret@host/ → https://***@host/
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
@@ -34,17 +35,21 @@ def unsafe_char(ch: str) -> bool:
         return True
     if code < 0x80:
         return False
-    return unicodedata.category(ch) in _DROP_CATEGORIES or is_noncharacter(code)
+    return unicodedata.category(ch) in DROP_CATEGORIES or is_noncharacter(code)
 
 
 def clean_line(text: str, limit: int = 1000) -> str:
     """Return one line of untrusted text: controls as spaces, invisible characters dropped,
     white space collapsed, at most `limit` characters (commit subjects, author names)."""
     if not text.isascii() or not text.isprintable():
-        text = text.translate(_CONTROL_TO_SPACE)
+        text = text.translate(CONTROLS_TO_SPACE)
         if not text.isascii():
             text = "".join(ch for ch in text if not unsafe_char(ch))
-    text = _SPACE.sub(" ", text).strip()
+    return shorten(_SPACE.sub(" ", text).strip(), limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return text cut to at most `limit` characters, ending in "…" when cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

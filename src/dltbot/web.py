@@ -80,7 +80,7 @@ def respond(request: web.Request, document: Document, max_age: int = 60) -> web.
     )
 
 
-async def _read(request: web.Request, render: Callable[[], T], searching: bool = False) -> T:
+async def _read(render: Callable[[], T], searching: bool = False) -> T:
     """Render off the event loop: a database read never stalls the other requests or the bot."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_SEARCHES if searching else None, render)
@@ -145,7 +145,7 @@ def page_lang(request: web.Request) -> str:
 
 async def index(request: web.Request) -> web.Response:
     """The HTML page, in the reader's language."""
-    document = await _read(request, partial(_site(request).index, page_lang(request)))
+    document = await _read(partial(_site(request).index, page_lang(request)))
     response = respond(request, document)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
@@ -166,7 +166,7 @@ async def feed(request: web.Request) -> web.Response:
     render = partial(
         _site(request).feed, name, query.get("section"), query.get("q"), _format(request)
     )
-    return respond(request, await _read(request, render, searching="q" in query))
+    return respond(request, await _read(render, searching="q" in query))
 
 
 async def digest(request: web.Request) -> web.Response:
@@ -178,26 +178,26 @@ async def digest(request: web.Request) -> web.Response:
     render = partial(
         _site(request).digest, name, "daily" if period == "daily" else "weekly", _format(request)
     )
-    return respond(request, await _read(request, render))
+    return respond(request, await _read(render))
 
 
 async def archive(request: web.Request) -> web.Response:
     """An RFC 5005 archive page (it never changes: cache it long)."""
     number = parse_page_number(request.match_info["number"])
     name = request.match_info.get("name")
-    document = await _read(request, partial(_site(request).archive, name, number))
+    document = await _read(partial(_site(request).archive, name, number))
     return respond(request, document, max_age=86400)
 
 
 async def opml(request: web.Request) -> web.Response:
     """Every feed, for import into a reader."""
-    return respond(request, await _read(request, _site(request).opml))
+    return respond(request, await _read(_site(request).opml))
 
 
 async def search(request: web.Request) -> web.Response:
     """Search results as HTML."""
     render = partial(_site(request).search_page, request.query.get("q"), page_lang(request))
-    response = respond(request, await _read(request, render, searching=True), max_age=0)
+    response = respond(request, await _read(render, searching=True), max_age=0)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
 
@@ -206,12 +206,12 @@ async def api_search(request: web.Request) -> web.Response:
     """Search results as JSON."""
     query = request.query
     render = partial(_site(request).search_json, query.get("q"), query.get("list"))
-    return respond(request, await _read(request, render, searching=True), max_age=0)
+    return respond(request, await _read(render, searching=True), max_age=0)
 
 
 async def healthz(request: web.Request) -> web.Response:
     """Sync health of every list, 503 when one has failed for too long."""
-    document = await _read(request, _site(request).health)
+    document = await _read(_site(request).health)
     return web.Response(
         status=document.status,
         body=document.body,

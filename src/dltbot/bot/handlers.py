@@ -14,7 +14,6 @@ from telegram import (
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -25,13 +24,12 @@ from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
 from ..storage import Storage
 from ..untrusted import redact
 from ..urls import safe_link
-from .flow import Replies, UserLimit
+from .flow import NO_PREVIEW, Replies, UserLimit
 from .text import entry_html, pick_lang, t
 
 log = logging.getLogger(__name__)
 
 PAGE = 5
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -80,8 +78,8 @@ async def throttle(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-def _words(lang: str, name: str, text: str) -> str | None:
-    """Return checked search words, or None after telling the user what is allowed."""
+def _words(name: str, text: str) -> str | None:
+    """Return checked words (query.check_words), or None if they are not allowed."""
     try:
         return check_words(name, text)
     except BadRequestError:
@@ -139,7 +137,7 @@ async def search_command(update: Update, context: Context) -> None:
     if not words.strip():
         _reply(update, context, t(lang, "search_usage"))
         return
-    checked = _words(lang, "search", words)
+    checked = _words("search", words)
     chat = update.effective_chat
     if checked is None or chat is None:
         _reply(update, context, _bad_query(lang))
@@ -167,12 +165,13 @@ async def random_command(update: Update, context: Context) -> None:
     """One random entry, optionally under headings holding the words."""
     lang = _lang(update, context)
     words = " ".join(context.args or [])
+    section = _words("section", words) if words.strip() else ""
     chat = update.effective_chat
-    if chat is None or (words.strip() and _words(lang, "section", words) is None):
+    if chat is None or section is None:
         _reply(update, context, _bad_query(lang))
         return
     storage = _storage(context)
-    query_id = storage.save_query("random", " ".join(words.split()), chat.id)
+    query_id = storage.save_query("random", section, chat.id)
     _reply(update, context, *_random_html(storage, query_id, lang, chat.id))
 
 
@@ -433,10 +432,7 @@ async def inline_query(update: Update, context: Context) -> None:
     if query is None:
         return
     words = query.query.strip()
-    try:
-        checked = check_words("q", words) if words else None
-    except BadRequestError:
-        checked = None
+    checked = _words("q", words) if words else None
     offset = query.offset
     # The offset comes back from the client: digits only, and bounded.
     start = int(offset) if offset.isascii() and offset.isdigit() and len(offset) <= 4 else 0

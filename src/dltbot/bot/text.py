@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from ..models import Entry
+from ..untrusted import shorten
 from ..urls import safe_link
 
 LANGS = ("en", "zh")
@@ -190,7 +191,7 @@ def entry_html(
     """Return an entry as Telegram HTML and as the plain text Telegram will count."""
     # Every part is bounded, so one entry always fits a message (a 5,000-character title
     # must not make a reply or a push impossible to send).
-    title = _cut(entry.title or entry.url, TITLE_LIMIT)
+    title = shorten(entry.title or entry.url, TITLE_LIMIT)
     section = " › ".join(entry.section)
     meta = [part for part in (list_name, section) if part]
     if added:
@@ -202,18 +203,14 @@ def entry_html(
         html = f'• <a href="{escape(link, quote=True)}">{escape(title)}</a>'
     plain = f"• {title}"
     if meta:
-        shown = _cut(" · ".join(meta), META_LIMIT)
+        shown = shorten(" · ".join(meta), META_LIMIT)
         html += f"\n<i>{escape(shown)}</i>"
         plain += "\n" + shown
     if entry.description and description_limit:
-        line = _cut(entry.description, description_limit)
+        line = shorten(entry.description, description_limit)
         html += f"\n{escape(line)}"
         plain += "\n" + line
     return html, plain
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def batch_messages(header: tuple[str, str], items: Sequence[tuple[str, str]]) -> list[list[int]]:

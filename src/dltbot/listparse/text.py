@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from ..untrusted import is_noncharacter
+from ..untrusted import CONTROLS_TO_SPACE, DROP_CATEGORIES, is_noncharacter
 
 # Decorations on extracted plain text (never on Markdown): emoji shortcodes such as :tada:, and
 # hand-written numbering such as "2+.", "6.1", "3)" at the start of a title or description.
@@ -15,7 +15,6 @@ _SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)+[.)+]*|\d+[.)+]+)(?=\s|$)\s*")
 _LEADING_SEPARATORS = " \t:：-–—,，、|;；.。+*"
 _SPACE = re.compile(r"\s+")
-_CONTROLS = {code: " " for code in [*range(32), *range(127, 160)]}
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -28,7 +27,7 @@ def clean_text(text: str) -> str:
     if ":" in text:
         text = _SHORTCODE.sub(" ", text)
     if not text.isprintable():
-        text = text.translate(_CONTROLS)
+        text = text.translate(CONTROLS_TO_SPACE)
     if text.isascii():
         return _SPACE.sub(" ", text).strip()
     kept = []
@@ -36,7 +35,7 @@ def clean_text(text: str) -> str:
         if ch in "\u200d\ufe0f\ufe0e\u200b":
             continue
         cat = unicodedata.category(ch)
-        if cat in ("So", "Cs", "Cf") or (cat == "Sk" and ord(ch) > 0x2000):
+        if cat == "So" or cat in DROP_CATEGORIES or (cat == "Sk" and ord(ch) > 0x2000):
             continue  # emoji; lone surrogates; bidi overrides, zero-width characters, BOM
         if is_noncharacter(ord(ch)):
             continue  # U+FFFE, U+FFFF, …: XML cannot hold them

@@ -51,24 +51,19 @@ def _fold(lines: list[list[_Seg]], keep: int = 0) -> None:
     if len(lines) - 3 < keep:
         return
     done, before = lines[-2], lines[-3]
-    if len(done) == 1 and len(before) == 1 and done[0].url is None and before[0].url is None:
-        seg = before[0]
-        if seg.parts is None:  # the common case, one plain text per line, made cheap
-            lines[-3] = [_Seg("", None, [seg.text, done[0].text])]
-        else:
-            seg.parts.append(done[0].text)
-            if len(seg.parts) - seg.joined >= _BLOCK:  # a million lines keep a few strings
-                seg.parts[seg.joined :] = [join_text(seg.parts[seg.joined :])]
-                seg.joined += 1
-        del lines[-2]
-        return
     if not before or any(seg.url is not None for seg in (*before, *done)):
         return
-    if len(before) != 1 or before[0].parts is None:
-        lines[-3] = before = [_Seg("", None, [join_text(seg.text for seg in before)])]
-    parts = before[0].parts
-    assert parts is not None
-    parts.append(join_text(seg.text for seg in done))
+    seg = before[0]
+    if len(before) != 1 or seg.parts is None:
+        first = seg.text if len(before) == 1 else join_text(s.text for s in before)
+        seg = _Seg("", None, [first])
+        lines[-3] = [seg]
+    assert seg.parts is not None
+    # One plain text per line is the common case: kept as is, joined with the others later.
+    seg.parts.append(done[0].text if len(done) == 1 else join_text(s.text for s in done))
+    if len(seg.parts) - seg.joined >= _BLOCK:  # a million lines keep a few strings
+        seg.parts[seg.joined :] = [join_text(seg.parts[seg.joined :])]
+        seg.joined += 1
     del lines[-2]
 
 

@@ -162,7 +162,7 @@ class Connection:
 
 def entry_values(entry: Entry) -> tuple[Any, ...]:
     """The entries columns from identity to extra_links, then other_sections."""
-    text = " | ".join(" > ".join(section) for section in (entry.section, *entry.sections))
+    text = " | ".join(" > ".join(section) for section in entry.all_sections)
     return (
         entry.identity,
         entry.url,
