@@ -19,11 +19,12 @@ from conftest import GitRepo
 from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 
 from dltbot.bot.app import build_application, quiet_loggers, sync_runner
-from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, batch_messages, entry_html
+from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, batch_messages
 from dltbot.config import Config, parse_config
 from dltbot.models import Entry, ListSource
 from dltbot.storage import Storage
 from dltbot.sync import sync_list
+from dltbot.view import entry_html
 
 ADMIN = 7
 

@@ -53,6 +53,7 @@ def test_schema_is_created_whole(tmp_path: Path) -> None:
         "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'entries_fts_%' ORDER BY name"
     )]  # fmt: skip
     assert names == [
+        "cards",
         "chats",
         "commits",
         "entries",

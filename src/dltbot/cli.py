@@ -19,12 +19,13 @@ from . import __version__, gitsource, logfilter, paths
 from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import DltbotError
 from .listparse import parse_entries
-from .models import EVENT_KINDS, EventKind, StoredEntry, StoredEvent
+from .models import EVENT_KINDS, LINK_STATUSES, EventKind, StoredEntry, StoredEvent
 from .present import entry_json, event_json, result_json
 from .query import check_words
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
 from .untrusted import redact, shorten, terminal_safe
+from .view import EntryView
 
 log = logging.getLogger("dltbot")
 
@@ -127,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.set_defaults(func=cmd_events)
 
-    search = command("search", "Search current entries: titles, descriptions, headings.")
+    search = command(
+        "search",
+        "Search current entries: titles, descriptions, headings, then authors and abstracts.",
+    )
     search.add_argument("words", nargs="+", help="words to find (literal text)")
     search.add_argument("--list", help="only this list")
     search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
@@ -170,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", metavar="URL", help="public URL the files are served at (feed.base_url)"
     )
     export.set_defaults(func=cmd_export)
+
+    enrich = command(
+        "enrich", "Fetch what each entry's link is (authors, abstract, code) and check links "
+        "that are due, once; then exit.",
+    )  # fmt: skip
+    enrich.add_argument("--list", help="only this list")
+    enrich.add_argument("--all", action="store_true", help="every URL now, due or not")
+    enrich.set_defaults(func=cmd_enrich)
+
+    links = command(
+        "links", "Report link health, one row per current entry URL; exit 1 if any is broken."
+    )
+    links.add_argument("--list", help="only this list")
+    links.add_argument("--status", choices=LINK_STATUSES, help="only links in this status")
+    links.add_argument("--json", action="store_true", help="one JSON object per line")
+    links.set_defaults(func=cmd_links)
 
     bot = command("bot", "Run the Telegram bot alone (commands, inline mode, pushes).")
     bot.set_defaults(func=cmd_bot)
@@ -500,6 +520,63 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def cmd_enrich(args: argparse.Namespace) -> int:
+    """Run one enrichment pass."""
+    from .enrich import Enricher
+
+    config = load_config(args.config)
+    if not config.enrich.enabled:
+        raise DltbotError("enrich.enabled is false in the config; nothing to do")
+    with _open_storage(args) as storage:
+        path = storage.path
+        if args.list and storage.list_state(args.list) is None:
+            raise DltbotError(f"--list {args.list}: no such list in the database")
+        every = [s.identity for s in storage.card_states(args.list)] if args.all else None
+    enricher = Enricher(config.enrich, path, config.feed.base_url)
+    report = asyncio.run(enricher.run(args.list, every))
+    sources = ", ".join(f"{name} {n}" for name, n in sorted(report.sources.items()))
+    statuses = ", ".join(f"{n} {name}" for name, n in sorted(report.statuses.items()))
+    print(
+        f"checked {report.checked} links ({sources or 'none due'}): {statuses or 'nothing'}; "
+        f"{report.cards} cards; {report.requests} requests in {report.seconds:.1f}s"
+    )
+    if report.offline:
+        print("no host answered: is this machine offline? nothing was marked broken",
+              file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    """Print link health; exit 1 if a shown link is broken (for a list's CI)."""
+    with _open_storage(args) as storage:
+        if args.list and storage.list_state(args.list) is None:
+            raise DltbotError(f"--list {args.list}: no such list in the database")
+        states = storage.card_states(args.list)
+    broken = 0
+    for state in states:
+        link = state.link
+        status = link.status if link else "unchecked"
+        if args.status and status != args.status:
+            continue
+        broken += status == "broken"
+        row = {
+            "url": state.url,
+            "status": status,
+            "http_status": link.http_status if link else None,
+            "checked": link.checked if link else None,
+            "since": link.since if link else None,
+            "target": link.target if link else None,
+            "reason": link.reason if link else "",
+        }
+        if args.json:
+            _print_json(row)
+        else:
+            since = f" since {link.since[:10]}" if link and status != "ok" else ""
+            why = f" ({link.reason})" if link and link.reason else ""
+            print(terminal_safe(f"{status:<10} {state.url}{since}{why}"))
+    return 1 if broken else 0
+
+
 def cmd_bot(args: argparse.Namespace) -> int:
     """Run the Telegram bot until interrupted."""
     from .bot.app import run_bot  # python-telegram-bot loads only for this command
@@ -529,6 +606,8 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
     where = [result.list, headings, f"added {result.first_date[:10]}"]
     print(terminal_safe(f"{entry.title} <{entry.url}>"))
     print(terminal_safe("  " + " · ".join(part for part in where if part)))
+    if result.card is not None and result.card.authors:
+        print(terminal_safe(f"  {EntryView(entry, result.card).authors()}"))
     if entry.description:
         print(terminal_safe(f"  {shorten(entry.description, 200)}"))
 

@@ -204,6 +204,40 @@ class TelegramConfig(_Strict):
         return value.strip() if value else None
 
 
+def _check_api_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+ApiUrl = Annotated[str, BeforeValidator(lambda v: _check_api_url(str(v)))]
+
+
+class EnrichConfig(_Strict):
+    """Paper cards and link health: what each entry's link is, and whether it lives."""
+
+    enabled: bool = True
+    # The sources' API base URLs (trusted: the private-address guard does not apply).
+    arxiv_api: ApiUrl = "https://export.arxiv.org/api/query"
+    crossref_api: ApiUrl = "https://api.crossref.org"
+    github_api: ApiUrl = "https://api.github.com"
+    github_token: str | None = None  # default: $GITHUB_TOKEN
+    # Fetch entry URLs whose host is loopback, private or link-local (intranets, tests).
+    allow_private: bool = False
+    timeout: float = Field(default=20.0, gt=0, le=300)  # seconds per request
+    max_page_size: Size = 2_000_000  # a page's body is read up to this
+    refresh: Duration = 30 * 86400  # metadata older than this is fetched again
+    recheck: Duration = 7 * 86400  # how often a link is checked (spread over the period)
+    # Consecutive hard answers (404, 410, unknown host), a day apart, before "broken".
+    broken_after: int = Field(default=2, ge=1, le=10)
+    # How long an addition's push waits for its card.
+    wait: Duration = 120
+    arxiv_spacing: float = Field(default=3.0, ge=0, le=60)  # seconds between arXiv requests
+    host_spacing: float = Field(default=1.0, ge=0, le=60)  # between requests to one host
+    host_concurrency: int = Field(default=2, ge=1, le=16)  # requests at once to one host
+    concurrency: int = Field(default=8, ge=1, le=64)  # requests at once in all
+
+
 class StorageConfig(_Strict):
     """Where the database lives."""
 
@@ -225,6 +259,7 @@ class Config(_Strict):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -268,6 +303,7 @@ ENV_OVERRIDES = {
     "DLTBOT_BASE_URL": ("feed", "base_url"),
     "DLTBOT_TELEGRAM_API": ("telegram", "api_base_url"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "GITHUB_TOKEN": ("enrich", "github_token"),
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -341,6 +377,7 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
             raise ConfigError(f"telegram.token_file: {problem}") from None
         config = config.model_copy(update={"telegram": telegram_config})
     logfilter.hide(config.telegram.token)  # from now on no log line can show it
+    logfilter.hide(config.enrich.github_token)
     if config.storage.path is not None and not config.storage.path.is_absolute():
         # A relative database path is relative to the config file, not to where we run.
         storage = StorageConfig(path=base / config.storage.path)

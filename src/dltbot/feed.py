@@ -8,7 +8,6 @@ same bytes.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from . import urls
 from .models import FeedEvent
 from .untrusted import xml_safe
 from .urls import safe_link
+from .view import EntryView, attr_html, text_html
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"
@@ -97,6 +97,10 @@ def event_item(event: FeedEvent) -> FeedItem:
     content = []
     if entry.description:
         content.append(f"<p>{text_html(entry.description)}</p>")
+    if event.kind in ("added", "restored"):
+        # What the link is: authors, abstract, date, PDF and code. A card that arrives later
+        # changes the content but not `updated`: the entry does not become unread again.
+        content.append(EntryView(entry, event.card, event.link).card_html())
     if entry.section:
         content.append(f"<p>{text_html(' › '.join(entry.section))}</p>")
     content.append(f"<p>{_VERBS[event.kind]} in {summary} by {text_html(event.commit.author)}</p>")
@@ -130,7 +134,13 @@ def digest_items(
             if link:
                 title = f'<a href="{attr_html(link)}">{title}</a>'
             section = " › ".join(event.entry.section)
-            lines.append(f"<li>{title}" + (f" — {text_html(section)}" if section else "") + "</li>")
+            authors = EntryView(event.entry, event.card).authors()
+            lines.append(
+                f"<li>{title}"
+                + (f" — {text_html(authors)}" if authors else "")
+                + (f" — {text_html(section)}" if section else "")
+                + "</li>"
+            )
         when = f"on {key}" if period == "daily" else f"in week {key}"
         count = f"{len(group)} new entr{'y' if len(group) == 1 else 'ies'}"
         items.append(
@@ -277,16 +287,6 @@ class _ArchiveExtension(BaseExtension):  # type: ignore[misc]
     def extend_atom(self, feed: Any) -> Any:
         etree.SubElement(feed, f"{{{_HISTORY_NS}}}archive")
         return feed
-
-
-def text_html(text: str) -> str:
-    """Escape text for HTML content; "=" and ":" too, so no text reads as a handler or scheme."""
-    return html.escape(text).replace("=", "&#61;").replace(":", "&#58;")
-
-
-def attr_html(value: str) -> str:
-    """Escape an attribute value for HTML content."""
-    return html.escape(value, quote=True)
 
 
 def _valid_date(date: str) -> str:

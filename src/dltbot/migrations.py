@@ -227,6 +227,61 @@ def _m007_events_by_date(db: sqlite3.Connection) -> None:
     )
 
 
+def _m008_cards(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- What enrichment knows of a URL (keyed by identity: lists sharing a URL share it).
+        CREATE TABLE cards (
+            identity TEXT PRIMARY KEY,
+            url TEXT NOT NULL,                  -- the URL as last fetched
+            card TEXT,                          -- JSON (models.Card); NULL: none found
+            search_text TEXT NOT NULL DEFAULT '',  -- authors, abstract, …: for search
+            link TEXT,                          -- JSON (models.LinkHealth); NULL: unchecked
+            fetched_at REAL NOT NULL DEFAULT 0, -- when the card was fetched (unix time)
+            next_check REAL NOT NULL DEFAULT 0, -- when to look again
+            hard_count INTEGER NOT NULL DEFAULT 0,  -- consecutive hard answers (404, 410, …)
+            hard_last REAL NOT NULL DEFAULT 0,      -- when the last counted one came
+            failures INTEGER NOT NULL DEFAULT 0,    -- consecutive errors (backoff)
+            etag TEXT,
+            last_modified TEXT,
+            changed_at REAL NOT NULL DEFAULT 0  -- card or link last changed: pages re-render
+        ) WITHOUT ROWID;
+        CREATE INDEX cards_due ON cards (next_check);
+        -- The card's text joins the entry's in the search index, weighted below the title.
+        ALTER TABLE entries ADD COLUMN card_text TEXT NOT NULL DEFAULT '';
+        DROP TRIGGER entries_ai;
+        DROP TRIGGER entries_ad;
+        DROP TRIGGER entries_au;
+        DROP TABLE entries_fts;
+        CREATE VIRTUAL TABLE entries_fts USING fts5 (
+            title, description, section_text, card_text,
+            content = 'entries', content_rowid = 'id', tokenize = 'trigram'
+        );
+        CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, new.title, new.description, new.section_text, new.card_text);
+        END;
+        CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text,
+                    old.card_text);
+        END;
+        CREATE TRIGGER entries_au AFTER UPDATE OF title, description, section_text, card_text
+        ON entries BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text,
+                    old.card_text);
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, new.title, new.description, new.section_text, new.card_text);
+        END;
+        INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -235,6 +290,7 @@ MIGRATIONS: list[Migration] = [
     _m005_list_created,
     _m006_entry_sections,
     _m007_events_by_date,
+    _m008_cards,
 ]
 
 

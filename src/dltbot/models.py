@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 EventKind = Literal["added", "changed", "moved", "removed", "restored"]
 EVENT_KINDS: tuple[EventKind, ...] = ("added", "changed", "moved", "removed", "restored")
@@ -102,15 +102,108 @@ class ListState:
     created_at: str | None = None  # when dltbot first followed it (an empty feed's date)
 
 
+CardSource = Literal["arxiv", "github", "doi", "page"]
+LinkStatus = Literal["ok", "redirected", "broken", "blocked", "error"]
+# What `dltbot links --status` takes: a status, or "unchecked" (not looked at yet).
+LINK_STATUSES = ("ok", "redirected", "broken", "blocked", "error", "unchecked")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What an entry's link is, as enrichment found it (an arXiv paper, a repository, …).
+
+    Every text field is cleaned untrusted text; links are http(s) or None.
+    """
+
+    source: CardSource
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    abstract: str = ""  # the abstract, a repository's or a page's description
+    published: str = ""  # ISO date (YYYY-MM-DD or a full timestamp), "" when unknown
+    venue: str = ""  # journal, arXiv primary category, a site's name, a repo's language
+    pdf: str | None = None
+    code: str | None = None
+    stars: int | None = None  # GitHub repositories
+    archived: bool = False  # GitHub repositories
+    fetched: str = ""  # when it was fetched (UTC ISO)
+
+    def to_json(self) -> dict[str, Any]:
+        """The card as the JSON outputs and the database keep it."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "authors": list(self.authors),
+            "abstract": self.abstract,
+            "published": self.published,
+            "venue": self.venue,
+            "pdf": self.pdf,
+            "code": self.code,
+            "stars": self.stars,
+            "archived": self.archived,
+            "fetched": self.fetched,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Card:
+        return cls(
+            source=data["source"],
+            title=data.get("title") or "",
+            authors=tuple(data.get("authors") or ()),
+            abstract=data.get("abstract") or "",
+            published=data.get("published") or "",
+            venue=data.get("venue") or "",
+            pdf=data.get("pdf"),
+            code=data.get("code"),
+            stars=data.get("stars"),
+            archived=bool(data.get("archived")),
+            fetched=data.get("fetched") or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHealth:
+    """Whether an entry's link lives, as its last checks found."""
+
+    status: LinkStatus
+    http_status: int | None = None
+    checked: str = ""  # when last checked (UTC ISO)
+    since: str = ""  # when the link entered this status
+    target: str | None = None  # where a permanent redirect points
+    reason: str = ""  # what the last check saw, for people ("HTTP 404", "timed out", …)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "http_status": self.http_status,
+            "checked": self.checked,
+            "since": self.since,
+            "target": self.target,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinkHealth:
+        return cls(
+            status=data["status"],
+            http_status=data.get("http_status"),
+            checked=data.get("checked") or "",
+            since=data.get("since") or "",
+            target=data.get("target"),
+            reason=data.get("reason") or "",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
-    """A current entry of a list, with when it first appeared."""
+    """A current entry of a list, with when it first appeared (and its card, if known)."""
 
     list: str
     entry: Entry
     position: int
     first_commit: str
     first_date: str
+    card: Card | None = None
+    link: LinkHealth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +216,8 @@ class StoredEvent:
     entry: Entry
     old: Entry | None
     commit: Commit
+    card: Card | None = None
+    link: LinkHealth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +232,8 @@ class FeedEvent:
     entry: Entry
     commit: Commit
     updated: str  # the event's date, or that of the last edit of the entry's text since
+    card: Card | None = None
+    link: LinkHealth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +258,21 @@ class Delivery:
     attempts: int
     list: str
     entry: Entry
+    card: Card | None = None
+
+
+@dataclass(slots=True)
+class CardState:
+    """Enrichment's record of one URL (by identity): its card, its health and its schedule."""
+
+    identity: str
+    url: str
+    card: Card | None = None
+    link: LinkHealth | None = None
+    fetched_at: float = 0.0  # unix time the card was fetched
+    next_check: float = 0.0  # unix time to look again
+    hard_count: int = 0  # consecutive hard answers (404, 410, unknown host), a day apart
+    hard_last: float = 0.0
+    failures: int = 0  # consecutive errors (backoff)
+    etag: str | None = None
+    last_modified: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 from . import paths
 from .bot.text import t
@@ -11,6 +10,8 @@ from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
 from .untrusted import redact, shorten, xml_safe
 from .urls import safe_link
+from .view import EntryView
+from .view import attr_html as escape  # the one escaping rule (view.py)
 
 _STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;
@@ -21,7 +22,9 @@ ul{padding-left:1.1rem;margin:.2rem 0}li{margin:.45rem 0}a{color:#0550ae}
 .section{color:#57606a;font-size:.85rem}.desc{margin:.1rem 0;font-size:.9rem;color:#333}
 .meta{color:#57606a;font-size:.85rem}.feeds a{margin-right:.7rem;white-space:nowrap}
 form{display:flex;gap:.4rem;margin:.8rem 0}input[type=search]{flex:1;font-size:1rem;padding:.4rem;
-min-width:0}button{font-size:1rem;padding:.4rem .8rem}.failing{color:#a40e26}
+min-width:0}button{font-size:1rem;padding:.4rem .8rem}.failing,.broken{color:#a40e26}
+.authors{margin:.1rem 0;font-size:.85rem;color:#57606a}.abstract{margin:.1rem 0;font-size:.85rem}
+.facts{margin:.1rem 0;font-size:.8rem;color:#57606a}.broken{font-size:.85rem}
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}a{color:#58a6ff}
 .desc{color:#c9d1d9}.section,.meta,h3{color:#8b949e}}
 """
@@ -155,8 +158,7 @@ def index_page(
                     out.append("</ul>")
                 out.append(f"<h3>{escape(key)}</h3><ul>")
                 day = key
-            out.append(_entry_item(event.entry.title, event.entry.url, event.entry.section,
-                                   event.entry.description))  # fmt: skip
+            out.append(_entry_item(EntryView(event.entry, event.card, event.link), lang))
         if day is not None:
             out.append("</ul>")
         if older:
@@ -170,12 +172,19 @@ def index_page(
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
 
 
-def _entry_item(title: str, url: str, section: Sequence[str], description: str) -> str:
-    parts = [f"<li>{_link(url, title)}"]
+def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
+    """An entry with its card: title, section, description, authors, abstract, facts."""
+    parts = [f"<li>{_link(view.entry.url, view.title)}"]
+    if broken := view.broken(lang):
+        parts.append(f' <span class="broken">⚠ {escape(broken)}</span>')
+    elif moved := view.moved_to():
+        parts.append(f' <span class="meta">{_t(lang, "card_moved")} {_link(moved, moved)}</span>')
+    section = view.section if section is None else section
     if section:
-        parts.append(f' <span class="section">{escape(" › ".join(section))}</span>')
-    if description:
-        parts.append(f'<p class="desc">{escape(shorten(description, 220))}</p>')
+        parts.append(f' <span class="section">{escape(section)}</span>')
+    if view.entry.description:
+        parts.append(f'<p class="desc">{escape(shorten(view.entry.description, 220))}</p>')
+    parts.append(view.card_html(lang, abstract_limit=300))
     parts.append("</li>")
     return "".join(parts)
 
@@ -197,8 +206,8 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "
             entry = result.entry
             # Every section the entry stands in, "A › B | C".
             label = " | ".join(" › ".join(s) for s in entry.all_sections if s)
-            out.append(_entry_item(entry.title, entry.url, (label,) if label else (),
-                                   entry.description)[:-5])  # fmt: skip
+            view = EntryView(entry, result.card, result.link)
+            out.append(_entry_item(view, lang, label)[:-5])
             added = _t(lang, "page_added", date=escape(result.first_date[:10]))
             out.append(f'<p class="meta">{escape(result.list)} · {added}</p></li>')
         out.append("</ul>")

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Entry, StoredEntry, StoredEvent
+from .models import Card, Entry, LinkHealth, StoredEntry, StoredEvent
 from .urls import safe_link
+
+
+def card_json(card: Card | None, link: LinkHealth | None) -> dict[str, Any]:
+    """The `meta` and `link` objects: what enrichment found (null when nothing yet)."""
+    return {
+        "meta": card.to_json() if card else None,
+        "link": link.to_json() if link else None,
+    }
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -41,6 +49,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "date": event.commit.date,
         "author": event.commit.author,
         "summary": event.commit.summary,
+        **card_json(event.card, event.link),
     }
     if event.old is not None:
         data["old"] = {
@@ -59,4 +68,5 @@ def result_json(result: StoredEntry) -> dict[str, Any]:
         **entry_json(result.entry),
         "added": result.first_date,
         "added_commit": result.first_commit,
+        **card_json(result.card, result.link),
     }

@@ -24,8 +24,9 @@ from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
 from ..storage import Storage
 from ..untrusted import redact
 from ..urls import safe_link
+from ..view import EntryView, entry_html
 from .flow import NO_PREVIEW, Replies, UserLimit
-from .text import entry_html, pick_lang, t
+from .text import pick_lang, t
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _bad_query(lang: str) -> str:
 
 def _entries_html(results: list[StoredEntry], lang: str) -> str:
     return "\n\n".join(
-        entry_html(r.entry, r.list, r.first_date, lang, description_limit=160)[0] for r in results
+        entry_html(r.entry, r.list, r.first_date, lang, 160, card=r.card)[0] for r in results
     )
 
 
@@ -188,7 +189,7 @@ async def latest_command(update: Update, context: Context) -> None:
         _reply(update, context, t(lang, "no_entries"))
         return
     body = "\n\n".join(
-        entry_html(e.entry, e.list, e.commit.date, lang, description_limit=120)[0] for e in events
+        entry_html(e.entry, e.list, e.commit.date, lang, 120, card=e.card)[0] for e in events
     )
     for chunk in _split_html(f"{t(lang, 'latest')}\n\n{body}"):
         _reply(update, context, chunk)
@@ -443,10 +444,15 @@ async def inline_query(update: Update, context: Context) -> None:
         InlineQueryResultArticle(
             id=hashlib.sha1(f"{r.list}:{r.entry.identity}".encode()).hexdigest()[:32],
             title=r.entry.title[:200] or r.entry.url,
-            description=(" › ".join(r.entry.section) + " — " + r.entry.description)[:200],
+            description=(
+                " › ".join(r.entry.section)
+                + (" — " + EntryView(r.entry, r.card).authors() if r.card else "")
+                + " — "
+                + r.entry.description
+            )[:200],
             url=safe_link(r.entry.url, ("http", "https")),
             input_message_content=InputTextMessageContent(
-                entry_html(r.entry, r.list, r.first_date, lang)[0],
+                entry_html(r.entry, r.list, r.first_date, lang, card=r.card, abstract=True)[0],
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
             ),

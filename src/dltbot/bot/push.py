@@ -20,7 +20,8 @@ from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, Te
 
 from ..models import Delivery
 from ..storage import Storage
-from .text import batch_messages, entry_html, t
+from ..view import entry_html
+from .text import batch_messages, t
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,14 @@ class Sender:
         header_text = t(lang, "new_in", list=rows[0].list) if len(lists) == 1 else ""
         header = (f"<b>{header_text}</b>" if header_text else "", header_text)
         items = [
-            entry_html(row.entry, None if len(lists) == 1 else row.list, lang=lang) for row in rows
+            entry_html(
+                row.entry,
+                None if len(lists) == 1 else row.list,
+                lang=lang,
+                card=row.card,
+                abstract=True,
+            )
+            for row in rows
         ]
         indexes = batch_messages(header, items)[0]
         batch = [rows[i] for i in indexes]

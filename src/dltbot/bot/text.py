@@ -1,14 +1,9 @@
 """Every user-facing string of the bot and the web page, in English and Simplified Chinese,
-and the formatting of entries as Telegram HTML. A test fails when a string misses a language."""
+and how Telegram messages are cut. A test fails when a string misses a language."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
-
-from ..models import Entry
-from ..untrusted import shorten
-from ..urls import safe_link
 
 LANGS = ("en", "zh")
 MESSAGE_LIMIT = 4096
@@ -156,6 +151,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
     "page_results": {"en": "{n} result(s) for “{q}”", "zh": "“{q}”的结果：{n} 条"},
     "page_added": {"en": "added {date}", "zh": "添加于 {date}"},
+    # --- cards (view.py): what an entry's link is ---
+    "card_published": {"en": "published {date}", "zh": "发表于 {date}"},
+    "card_pushed": {"en": "last push {date}", "zh": "最近提交 {date}"},
+    "card_archived": {"en": "archived", "zh": "已归档"},
+    "card_pdf": {"en": "PDF", "zh": "PDF"},
+    "card_code": {"en": "code", "zh": "代码"},
+    "card_broken": {"en": "broken link since {date}", "zh": "链接自 {date} 起失效"},
+    "card_moved": {"en": "moved to", "zh": "已迁移至"},
     "expired": {
         "en": "This button has expired; send the command again.",
         "zh": "这个按钮已失效，请重新发送命令。",
@@ -179,38 +182,6 @@ def pick_lang(chosen: str | None, user_language: str | None) -> str:
 def visible_length(text: str) -> int:
     """Return a message's length as Telegram counts it after entity parsing (UTF-16 units)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def entry_html(
-    entry: Entry,
-    list_name: str | None = None,
-    added: str | None = None,
-    lang: str = "en",
-    description_limit: int = 200,
-) -> tuple[str, str]:
-    """Return an entry as Telegram HTML and as the plain text Telegram will count."""
-    # Every part is bounded, so one entry always fits a message (a 5,000-character title
-    # must not make a reply or a push impossible to send).
-    title = shorten(entry.title or entry.url, TITLE_LIMIT)
-    section = " › ".join(entry.section)
-    meta = [part for part in (list_name, section) if part]
-    if added:
-        meta.append(t(lang, "added", date=added[:10]))
-    link = safe_link(entry.url, ("http", "https"))
-    if link is None:  # javascript:, tg:, relative…: shown as text, never as a link
-        html = f"• {escape(title)}"
-    else:
-        html = f'• <a href="{escape(link, quote=True)}">{escape(title)}</a>'
-    plain = f"• {title}"
-    if meta:
-        shown = shorten(" · ".join(meta), META_LIMIT)
-        html += f"\n<i>{escape(shown)}</i>"
-        plain += "\n" + shown
-    if entry.description and description_limit:
-        line = shorten(entry.description, description_limit)
-        html += f"\n{escape(line)}"
-        plain += "\n" + line
-    return html, plain
 
 
 def batch_messages(header: tuple[str, str], items: Sequence[tuple[str, str]]) -> list[list[int]]:

@@ -7,6 +7,7 @@ lists and their history, reads, and the Telegram bot's state.
 from __future__ import annotations
 
 from .base import BUSY_TIMEOUT_MS, Connection
+from .cards import CardStore
 from .history import HistoryStore
 from .reading import ReadStore
 from .telegram import TelegramStore
@@ -14,8 +15,9 @@ from .telegram import TelegramStore
 __all__ = ["BUSY_TIMEOUT_MS", "Storage"]
 
 
-class Storage(HistoryStore, ReadStore, TelegramStore, Connection):
-    """One SQLite database file: lists, commits, current entries, events, search, the outbox."""
+class Storage(HistoryStore, ReadStore, TelegramStore, CardStore, Connection):
+    """One SQLite database file: lists, commits, current entries, events, search, the outbox,
+    cards and link health."""
 
     def __enter__(self) -> Storage:
         return self

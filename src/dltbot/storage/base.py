@@ -15,9 +15,11 @@ from .. import urls
 from ..errors import StorageError
 from ..migrations import MIGRATIONS, apply_migrations
 from ..models import (
+    Card,
     Commit,
     Entry,
     FeedEvent,
+    LinkHealth,
     StoredEntry,
     StoredEvent,
 )
@@ -26,16 +28,19 @@ BUSY_TIMEOUT_MS = 10_000
 
 ENTRY_COLUMNS = (
     "e.identity, e.url, e.title, e.description, e.section, e.parents, e.parent, "
-    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, l.name, "
-    "e.other_sections"
+    "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, "
+    "l.name AS list_name, e.other_sections"
 )
+# What enrichment knows of an entry's URL (joined by identity; NULL when nothing yet).
+CARD_COLUMNS = "k.card AS card, k.link AS link"
+CARD_JOIN = " LEFT JOIN cards k ON k.identity = {table}.identity"
 LIST_COLUMNS = (
     "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
     "failing_since, backfilled_at, created_at"
 )
 EVENT_COLUMNS = (
-    "ev.id, l.name, ev.kind, ev.identity, ev.url, ev.title, ev.description, ev.section, "
-    "ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
+    "ev.id, l.name AS list_name, ev.kind, ev.identity, ev.url, ev.title, ev.description, "
+    "ev.section, ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
     "c.sha, c.committed_at, c.author, c.summary"
 )
 
@@ -110,6 +115,8 @@ class Connection:
             raise StorageError(f"database {self.path}: cannot open: {error}") from error
         self._depth = 0
         try:
+            # Rows are read by column name: a column added later never shifts another.
+            self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -177,71 +184,73 @@ def entry_values(entry: Entry) -> tuple[Any, ...]:
     )
 
 
-def entry_row(row: Sequence[Any]) -> Entry:
+def entry_row(row: sqlite3.Row) -> Entry:
     """An Entry from a row of ENTRY_COLUMNS."""
-    identity, url, title, description, section, parents, parent, extra, occurrences = row[:9]
     return Entry(
-        identity=identity,
-        url=url,
-        title=title,
-        description=description,
-        section=tuple(json.loads(section)),
-        parents=tuple(json.loads(parents)),
-        parent=parent,
-        extra_links=tuple(json.loads(extra)),
-        occurrences=occurrences,
-        sections=tuple(tuple(s) for s in json.loads(row[13])),
+        identity=row["identity"],
+        url=row["url"],
+        title=row["title"],
+        description=row["description"],
+        section=tuple(json.loads(row["section"])),
+        parents=tuple(json.loads(row["parents"])),
+        parent=row["parent"],
+        extra_links=tuple(json.loads(row["extra_links"])),
+        occurrences=row["occurrences"],
+        sections=tuple(tuple(s) for s in json.loads(row["other_sections"])),
     )
 
 
-def stored_entry_row(row: Sequence[Any]) -> StoredEntry:
+def card_of(row: sqlite3.Row) -> tuple[Card | None, LinkHealth | None]:
+    """The card and link health of a row with CARD_COLUMNS."""
+    card = Card.from_json(json.loads(row["card"])) if row["card"] else None
+    link = LinkHealth.from_json(json.loads(row["link"])) if row["link"] else None
+    return card, link
+
+
+def stored_entry_row(row: sqlite3.Row) -> StoredEntry:
+    """A StoredEntry from a row of ENTRY_COLUMNS (and CARD_COLUMNS, when selected)."""
+    # Row.keys(): `in` on a Row looks at its values, not its columns.
+    card, link = card_of(row) if "card" in row.keys() else (None, None)  # noqa: SIM118
     return StoredEntry(
-        list=row[12],
+        list=row["list_name"],
         entry=entry_row(row),
-        position=row[9],
-        first_commit=row[10],
-        first_date=row[11],
+        position=row["position"],
+        first_commit=row["first_commit"],
+        first_date=row["first_date"],
+        card=card,
+        link=link,
     )
 
 
-def feed_event_row(row: Sequence[Any]) -> FeedEvent:
-    (event_id, name, repo, kind, seq, identity, url, title, description, section,
-     sha, date, author, summary, edited) = row  # fmt: skip
-    updated = date
-    if edited is not None:
-        url, title, description, section, updated = json.loads(edited)
-    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
-    commit = Commit(sha, date, author, summary)
-    return FeedEvent(event_id, name, repo, kind, seq, entry, commit, updated)
+def feed_event_row(row: sqlite3.Row) -> FeedEvent:
+    url, title, description, section = row["url"], row["title"], row["description"], row["section"]
+    updated = row["committed_at"]
+    if row["edited"] is not None:
+        url, title, description, section, updated = json.loads(row["edited"])
+    entry = Entry(row["identity"], url, title, description, tuple(json.loads(section)))
+    commit = Commit(row["sha"], row["committed_at"], row["author"], row["summary"])
+    card, link = card_of(row)
+    return FeedEvent(
+        row["id"], row["list_name"], row["repo"], row["kind"], row["kind_seq"], entry, commit,
+        updated, card, link,
+    )  # fmt: skip
 
 
-def event_row(row: Sequence[Any]) -> StoredEvent:
-    (
-        event_id,
-        name,
-        kind,
-        identity,
-        url,
-        title,
-        description,
-        section,
-        old_url,
-        old_title,
-        old_description,
-        old_section,
-        sha,
-        date,
-        author,
-        summary,
-    ) = row
-    entry = Entry(identity, url, title, description, tuple(json.loads(section)))
+def event_row(row: sqlite3.Row) -> StoredEvent:
+    entry = Entry(
+        row["identity"], row["url"], row["title"], row["description"],
+        tuple(json.loads(row["section"])),
+    )  # fmt: skip
     old = None
-    if old_url is not None:
+    if row["old_url"] is not None:
         old = Entry(
-            urls.identity(old_url),
-            old_url,
-            old_title,
-            old_description,
-            tuple(json.loads(old_section)),
+            urls.identity(row["old_url"]),
+            row["old_url"],
+            row["old_title"],
+            row["old_description"],
+            tuple(json.loads(row["old_section"])),
         )
-    return StoredEvent(event_id, name, kind, entry, old, Commit(sha, date, author, summary))
+    commit = Commit(row["sha"], row["committed_at"], row["author"], row["summary"])
+    # Row.keys(): `in` on a Row looks at its values, not its columns.
+    card, link = card_of(row) if "card" in row.keys() else (None, None)  # noqa: SIM118
+    return StoredEvent(row["id"], row["list_name"], row["kind"], entry, old, commit, card, link)

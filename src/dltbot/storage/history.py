@@ -44,12 +44,12 @@ class HistoryStore(Connection):
         row = self.db.execute(
             f"SELECT {LIST_COLUMNS} FROM lists WHERE name = ?", (name,)
         ).fetchone()
-        return ListState(*row) if row else None
+        return ListState(**dict(row)) if row else None
 
     def list_states(self) -> list[ListState]:
         """Return every list, by name."""
         rows = self.db.execute(f"SELECT {LIST_COLUMNS} FROM lists ORDER BY name")
-        return [ListState(*row) for row in rows]
+        return [ListState(**dict(row)) for row in rows]
 
     def remove_list(self, name: str) -> dict[str, int] | None:
         """Delete a list and every row that belongs to it; return what was removed, by table
@@ -111,12 +111,12 @@ class HistoryStore(Connection):
             "WHERE e.list_id = ? ORDER BY e.position",
             (list_id,),
         )
-        return {row[0]: entry_row(row) for row in rows}
+        return {row["identity"]: entry_row(row) for row in rows}
 
     def seen_identities(self, list_id: int) -> set[str]:
         """Return every identity the list ever held."""
         rows = self.db.execute("SELECT identity FROM seen WHERE list_id = ?", (list_id,))
-        return {row[0] for row in rows}
+        return {row["identity"] for row in rows}
 
     def record_commit(
         self,
@@ -192,8 +192,9 @@ class HistoryStore(Connection):
         db.executemany(
             "INSERT INTO entries (list_id, identity, url, title, description, section, "
             "section_text, parents, parent, extra_links, other_sections, position, "
-            "occurrences, first_commit, first_date) "
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date "
+            "occurrences, first_commit, first_date, card_text) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date, "
+            "coalesce((SELECT k.search_text FROM cards k WHERE k.identity = s.identity), '') "
             "FROM seen s WHERE s.list_id = ? AND s.identity = ? "
             "ON CONFLICT (list_id, identity) DO UPDATE SET url = excluded.url, "
             "title = excluded.title, description = excluded.description, "

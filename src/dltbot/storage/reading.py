@@ -14,6 +14,8 @@ from ..models import (
 )
 from ..query import MAX_WORDS
 from .base import (
+    CARD_COLUMNS,
+    CARD_JOIN,
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
     Connection,
@@ -44,8 +46,10 @@ class ReadStore(Connection):
             params.extend(kinds)
         order = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT {EVENT_COLUMNS} FROM events ev JOIN lists l ON l.id = ev.list_id "
-            "JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha "
+            f"SELECT {EVENT_COLUMNS}, {CARD_COLUMNS} FROM events ev "
+            "JOIN lists l ON l.id = ev.list_id "
+            "JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha"
+            f"{CARD_JOIN.format(table='ev')} "
             f"WHERE {' AND '.join(where)} ORDER BY ev.id {order}"
         )
         if limit is not None:
@@ -76,16 +80,18 @@ class ReadStore(Connection):
             joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
             where.append("entries_fts MATCH ?")
             params.append(" ".join('"' + word.replace('"', '""') + '"' for word in long))
-            order.append("bm25(entries_fts, 10.0, 1.0, 3.0)")
+            # A card's authors and abstract count, below the entry's own words.
+            order.append("bm25(entries_fts, 10.0, 1.0, 3.0, 0.3)")
         for word in short:
             where.append(
                 "(instr(casefold(e.title), ?) OR instr(casefold(e.description), ?) "
-                "OR instr(casefold(e.section_text), ?))"
+                "OR instr(casefold(e.section_text), ?) OR instr(casefold(e.card_text), ?))"
             )
-            params.extend([word] * 3)
+            params.extend([word] * 4)
         add_filters(where, params, list_name)
         sql = (
-            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id{joins} "
+            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
+            f"JOIN lists l ON l.id = e.list_id{joins}{CARD_JOIN.format(table='e')} "
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY {', '.join(order)}, e.first_date DESC, e.id LIMIT ? OFFSET ?"
         )
@@ -99,7 +105,8 @@ class ReadStore(Connection):
         where, params = ["1"], list[Any]()
         add_filters(where, params, list_name, section, ["e.section_text"])
         row = self.db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
+            f"JOIN lists l ON l.id = e.list_id{CARD_JOIN.format(table='e')} "
             f"WHERE {' AND '.join(where)} ORDER BY random() LIMIT 1",
             params,
         ).fetchone()
@@ -108,7 +115,8 @@ class ReadStore(Connection):
     def entries(self, list_name: str) -> list[StoredEntry]:
         """Return a list's current entries in list order."""
         rows = self.db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
+            f"JOIN lists l ON l.id = e.list_id{CARD_JOIN.format(table='e')} "
             "WHERE l.name = ? ORDER BY e.position, e.id",
             (list_name,),
         )
@@ -145,8 +153,9 @@ class ReadStore(Connection):
         # the index events_kind_date serves the order).
         sort = f"julianday(ev.committed_at) {order}, ev.id {order}" if by_date else f"ev.id {order}"
         sql = f"""
-            SELECT ev.id, l.name, l.repo, ev.kind, ev.kind_seq, ev.identity, ev.url, ev.title,
-                   ev.description, ev.section, c.sha, c.committed_at, c.author, c.summary,
+            SELECT ev.id, l.name AS list_name, l.repo, ev.kind, ev.kind_seq, ev.identity,
+                   ev.url, ev.title, ev.description, ev.section, c.sha, c.committed_at,
+                   c.author, c.summary, {CARD_COLUMNS},
                    (SELECT json_array(e2.url, e2.title, e2.description, e2.section,
                                       e2.committed_at)
                     FROM events e2
@@ -155,6 +164,7 @@ class ReadStore(Connection):
                     ORDER BY e2.id DESC LIMIT 1) AS edited
             FROM events ev JOIN lists l ON l.id = ev.list_id
             JOIN commits c ON c.list_id = ev.list_id AND c.sha = ev.commit_sha
+            {CARD_JOIN.format(table="ev")}
             WHERE {" AND ".join(where)}
             ORDER BY {sort} LIMIT ? OFFSET ?
         """
@@ -176,13 +186,16 @@ class ReadStore(Connection):
 
     def content_version(self) -> tuple[int, str]:
         """Return a value that changes whenever what the feeds and pages show does: a new
-        event, or a list's sync state. The bot's own writes (queries, outbox) leave it."""
+        event, a list's sync state, a card or a link's health. The bot's own writes (queries,
+        outbox) leave it."""
         row = self.db.execute(
-            "SELECT (SELECT coalesce(max(id), 0) FROM events), "
+            "SELECT (SELECT coalesce(max(id), 0) FROM events) AS events, "
             "(SELECT group_concat(id || ':' || coalesce(head, '') || ':' || status || ':' || "
-            "coalesce(last_sync_at, '') || ':' || coalesce(last_error, ''), '|') FROM lists)"
+            "coalesce(last_sync_at, '') || ':' || coalesce(last_error, ''), '|') FROM lists) "
+            "|| '/' || (SELECT count(*) || ':' || coalesce(max(changed_at), 0) FROM cards) "
+            "AS state"
         ).fetchone()
-        return row[0], row[1] or ""
+        return row["events"], row["state"] or ""
 
     def entry_count(self, list_id: int) -> int:
         """Return how many entries the list holds now."""
@@ -193,7 +206,8 @@ class ReadStore(Connection):
     def sections(self, list_name: str | None = None) -> list[tuple[str, tuple[str, ...], int]]:
         """Return (list, heading path, entry count) of every heading path, in list order."""
         sql = (
-            "SELECT l.name, e.section, count(*), min(e.position) FROM entries e "
+            "SELECT l.name AS name, e.section AS section, count(*) AS count, min(e.position) "
+            "FROM entries e "
             "JOIN lists l ON l.id = e.list_id"
         )
         params: list[Any] = []
@@ -201,7 +215,10 @@ class ReadStore(Connection):
             sql += " WHERE l.name = ?"
             params.append(list_name)
         sql += " GROUP BY l.name, e.section ORDER BY l.name, min(e.position)"
-        return [(row[0], tuple(json.loads(row[1])), row[2]) for row in self.db.execute(sql, params)]
+        return [
+            (row["name"], tuple(json.loads(row["section"])), row["count"])
+            for row in self.db.execute(sql, params)
+        ]
 
     def entries_in_section(
         self, list_name: str, section: tuple[str, ...], limit: int = 20
@@ -209,7 +226,8 @@ class ReadStore(Connection):
         """Return a list's entries under a heading path (and below it), in list order."""
         prefix = json.dumps(list(section), ensure_ascii=False)[:-1]
         rows = self.db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries e JOIN lists l ON l.id = e.list_id "
+            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
+            f"JOIN lists l ON l.id = e.list_id{CARD_JOIN.format(table='e')} "
             "WHERE l.name = ? AND (e.section = ? OR substr(e.section, 1, ?) = ?) "
             "ORDER BY e.position LIMIT ?",
             (list_name, prefix + "]", len(prefix) + 1, prefix + ",", limit),

@@ -12,8 +12,11 @@ from ..models import (
     Subscription,
 )
 from .base import (
+    CARD_COLUMNS,
+    CARD_JOIN,
     Connection,
     add_filters,
+    card_of,
 )
 
 
@@ -25,7 +28,7 @@ class TelegramStore(Connection):
     def chat_lang(self, chat_id: int) -> str | None:
         """Return the language a chat chose with /lang, if any."""
         row = self.db.execute("SELECT lang FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
-        return row[0] if row else None
+        return row["lang"] if row else None
 
     def set_chat_lang(self, chat_id: int, lang: str) -> None:
         """Remember a chat's language."""
@@ -46,7 +49,7 @@ class TelegramStore(Connection):
                 "AND list_name = ? AND filter = ?",
                 (chat_id, thread_id, list_name, words),
             ).fetchone()
-            if row and row[1]:
+            if row and row["active"]:
                 return False
             cursor = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
             self.db.execute(
@@ -88,7 +91,7 @@ class TelegramStore(Connection):
         if chat_id is not None:
             sql += " AND chat_id = ?"
             params.append(chat_id)
-        return [Subscription(*row) for row in self.db.execute(sql + " ORDER BY id", params)]
+        return [Subscription(**dict(row)) for row in self.db.execute(sql + " ORDER BY id", params)]
 
     def fan_out(self) -> int:
         """Put new additions into the outbox of every matching subscription; return how many.
@@ -130,21 +133,29 @@ class TelegramStore(Connection):
         """Return pending outbox rows that may be sent now, oldest first."""
         rows = self.db.execute(
             "SELECT o.id, o.chat_id, o.thread_id, o.attempts, l.name, ev.identity, ev.url, "
-            "ev.title, ev.description, ev.section "
+            f"ev.title, ev.description, ev.section, {CARD_COLUMNS} "
             "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id "
-            "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id "
+            "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id"
+            f"{CARD_JOIN.format(table='ev')} "
             "WHERE o.status = 'pending' AND o.next_attempt <= ? AND c.active "
             "AND c.retry_until <= ? ORDER BY o.id LIMIT ?",
             (now, now, limit),
         )
         return [
             Delivery(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                Entry(row[5], row[6], row[7], row[8], tuple(json.loads(row[9]))),
+                row["id"],
+                row["chat_id"],
+                row["thread_id"],
+                row["attempts"],
+                row["name"],
+                Entry(
+                    row["identity"],
+                    row["url"],
+                    row["title"],
+                    row["description"],
+                    tuple(json.loads(row["section"])),
+                ),
+                card_of(row)[0],
             )
             for row in rows
         ]
@@ -232,7 +243,7 @@ class TelegramStore(Connection):
                 (chat_id, kind, text),
             ).fetchone()
             if row:
-                found: int = row[0]
+                found: int = row["id"]
                 return found
             new_id = self.db.execute(
                 "INSERT INTO queries (kind, text, chat_id) VALUES (?, ?, ?)", (kind, text, chat_id)
@@ -246,4 +257,4 @@ class TelegramStore(Connection):
             "SELECT text FROM queries WHERE id = ? AND kind = ? AND chat_id = ?",
             (query_id, kind, chat_id),
         ).fetchone()
-        return row[0] if row else None
+        return row["text"] if row else None

@@ -1,0 +1,95 @@
+"""arXiv papers: ids from abs/pdf URLs, metadata from the arXiv API in batches.
+
+arXiv asks for at most one request every three seconds; one request carries up to
+BATCH ids (`id_list`), so a list of papers costs a request or two.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode, urlsplit
+
+from ..models import Card
+from ..untrusted import clean_line
+from .client import Http, Response
+
+BATCH = 100
+_HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
+_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
+_OLD_ID = re.compile(r"^([a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
+_NS = {"a": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
+TEXT_LIMIT = 5000
+
+
+def arxiv_id(url: str) -> str | None:
+    """Return the paper id (no version) of an arXiv abs, pdf or html URL."""
+    parts = urlsplit(url)
+    if parts.hostname not in _HOSTS:
+        return None
+    path = parts.path.strip("/")
+    for prefix in ("abs/", "pdf/", "html/"):
+        if path.startswith(prefix):
+            found = path[len(prefix) :].removesuffix(".pdf").strip("/")
+            match = _NEW_ID.match(found) or _OLD_ID.match(found)
+            return match[1] if match else None
+    return None
+
+
+async def fetch(http: Http, api: str, ids: list[str]) -> tuple[dict[str, Card], Response | None]:
+    """Return the cards of the ids arXiv knows (absent ids: no such paper) and the last
+    response; a failed request leaves the dict empty and the response says why."""
+    cards: dict[str, Card] = {}
+    last: Response | None = None
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        query = urlencode({"id_list": ",".join(batch), "max_results": len(batch)})
+        last = await http.get(f"{api}?{query}", trusted=True, max_size=20_000_000)
+        if last.status != 200:
+            return {}, last
+        try:
+            cards.update(parse(last.body))
+        except ET.ParseError as error:
+            last.status, last.error, last.error_kind = None, f"arXiv API: {error}", "other"
+            return {}, last
+    return cards, last
+
+
+def parse(body: bytes) -> dict[str, Card]:
+    """Read an arXiv API Atom answer into cards by paper id."""
+    root = ET.fromstring(body)
+    cards = {}
+    for entry in root.findall("a:entry", _NS):
+        found = arxiv_id((entry.findtext("a:id", "", _NS) or "").strip())
+        title = _text(entry.findtext("a:title", "", _NS))
+        if found is None or not title or title == "Error":
+            continue
+        pdf = next(
+            (
+                link.get("href")
+                for link in entry.findall("a:link", _NS)
+                if link.get("title") == "pdf" and (link.get("href") or "").startswith("http")
+            ),
+            None,
+        )
+        category = entry.find("arxiv:primary_category", _NS)
+        journal = _text(entry.findtext("arxiv:journal_ref", "", _NS))
+        venue = journal or (category.get("term", "") if category is not None else "")
+        cards[found] = Card(
+            source="arxiv",
+            title=title,
+            authors=tuple(
+                name
+                for author in entry.findall("a:author", _NS)
+                if (name := _text(author.findtext("a:name", "", _NS), 200))
+            )[:100],
+            abstract=_text(entry.findtext("a:summary", "", _NS), TEXT_LIMIT),
+            published=_text(entry.findtext("a:published", "", _NS))[:10],
+            venue=clean_line(venue, 200),
+            pdf=pdf,
+        )
+    return cards
+
+
+def _text(value: str | None, limit: int = 1000) -> str:
+    return clean_line(value or "", limit)

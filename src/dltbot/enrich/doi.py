@@ -1,0 +1,83 @@
+"""DOIs: metadata from Crossref's REST API (`/works/{doi}`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from ..models import Card
+from ..untrusted import clean_line
+from ..urls import safe_link
+
+_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+
+
+def doi_of(url: str) -> str | None:
+    """Return the DOI of a doi.org URL."""
+    parts = urlsplit(url)
+    if parts.hostname not in _HOSTS:
+        return None
+    doi = unquote(parts.path.lstrip("/"))
+    return doi if _DOI.match(doi) else None
+
+
+def works_url(api: str, doi: str) -> str:
+    return f"{api}/works/{quote(doi, safe='/')}"
+
+
+def card_from_crossref(body: bytes) -> Card | None:
+    """Read a Crossref /works/{doi} answer."""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    work = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(work, dict):
+        return None
+    title = _first(work.get("title"))
+    if not title:
+        return None
+    authors = []
+    for person in work.get("author") or []:
+        if isinstance(person, dict):
+            name = " ".join(str(person.get(k) or "") for k in ("given", "family")).strip()
+            if name := clean_line(name or str(person.get("name") or ""), 200):
+                authors.append(name)
+    abstract = str(work.get("abstract") or "")
+    if "<" in abstract:  # JATS XML: its text only
+        abstract = HTMLParser(abstract).text(separator=" ")
+    pdf = None
+    for link in work.get("link") or []:
+        if isinstance(link, dict) and link.get("content-type") == "application/pdf":
+            pdf = safe_link(str(link.get("URL") or ""), ("http", "https"))
+            break
+    return Card(
+        source="doi",
+        title=clean_line(title, 1000),
+        authors=tuple(authors[:100]),
+        abstract=clean_line(abstract, 5000),
+        published=_date(work),
+        venue=clean_line(_first(work.get("container-title")), 300),
+        pdf=pdf,
+    )
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return value if isinstance(value, str) else ""
+
+
+def _date(work: dict[str, Any]) -> str:
+    for key in ("published", "published-print", "published-online", "issued"):
+        parts = (work.get(key) or {}).get("date-parts") if isinstance(work.get(key), dict) else None
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            numbers = [p for p in parts[0][:3] if isinstance(p, int)]
+            if numbers:
+                return "-".join(f"{n:02d}" if i else f"{n:04d}" for i, n in enumerate(numbers))
+    return ""

@@ -1,0 +1,101 @@
+"""Enrichment's tables: cards and link health by identity, in their own transactions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import Card, CardState, LinkHealth
+from .base import Connection
+
+
+def search_text(card: Card | None) -> str:
+    """The card's words a search matches: authors, title, abstract, venue."""
+    if card is None:
+        return ""
+    return " ".join(part for part in (" ".join(card.authors), card.title, card.abstract,
+                                      card.venue) if part)  # fmt: skip
+
+
+class CardStore(Connection):
+    """Cards and link health (written only by enrichment, read by every output)."""
+
+    def card_states(self, list_name: str | None = None) -> list[CardState]:
+        """Return the enrichment state of every current entry's URL (of one list), in list
+        order; URLs never looked at have a fresh state."""
+        sql = (
+            "SELECT e.identity AS identity, e.url AS url, k.card, k.link, k.fetched_at, "
+            "k.next_check, k.hard_count, k.hard_last, k.failures, k.etag, k.last_modified "
+            "FROM entries e JOIN lists l ON l.id = e.list_id "
+            "LEFT JOIN cards k ON k.identity = e.identity"
+        )
+        params: list[Any] = []
+        if list_name is not None:
+            sql += " WHERE l.name = ?"
+            params.append(list_name)
+        states: dict[str, CardState] = {}
+        for row in self.db.execute(sql + " ORDER BY l.name, e.position", params):
+            if row["identity"] in states:
+                continue
+            states[row["identity"]] = CardState(
+                identity=row["identity"],
+                url=row["url"],
+                card=Card.from_json(json.loads(row["card"])) if row["card"] else None,
+                link=LinkHealth.from_json(json.loads(row["link"])) if row["link"] else None,
+                fetched_at=row["fetched_at"] or 0.0,
+                next_check=row["next_check"] or 0.0,
+                hard_count=row["hard_count"] or 0,
+                hard_last=row["hard_last"] or 0.0,
+                failures=row["failures"] or 0,
+                etag=row["etag"],
+                last_modified=row["last_modified"],
+            )
+        return list(states.values())
+
+    def save_card_states(self, states: Sequence[CardState], now: float) -> None:
+        """Store checked states in one transaction; a changed card reaches the search index
+        of every entry with that identity."""
+        with self.atomic():
+            for state in states:
+                card = json.dumps(state.card.to_json(), ensure_ascii=False) if state.card else None
+                link = json.dumps(state.link.to_json(), ensure_ascii=False) if state.link else None
+                old = self.db.execute(
+                    "SELECT card, link, search_text FROM cards WHERE identity = ?",
+                    (state.identity,),
+                ).fetchone()
+                text = search_text(state.card)
+                # The time a link was checked changes every check; only what shows counts.
+                shown_before = (old["card"], _shown(old["link"])) if old else (None, None)
+                changed = shown_before != (card, _shown(link))
+                self.db.execute(
+                    "INSERT INTO cards (identity, url, card, search_text, link, fetched_at, "
+                    "next_check, hard_count, hard_last, failures, etag, last_modified, "
+                    "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (identity) DO UPDATE SET url = excluded.url, "
+                    "card = excluded.card, search_text = excluded.search_text, "
+                    "link = excluded.link, fetched_at = excluded.fetched_at, "
+                    "next_check = excluded.next_check, hard_count = excluded.hard_count, "
+                    "hard_last = excluded.hard_last, failures = excluded.failures, "
+                    "etag = excluded.etag, last_modified = excluded.last_modified, "
+                    "changed_at = CASE WHEN ? THEN excluded.changed_at ELSE changed_at END",
+                    (
+                        state.identity, state.url, card, text, link, state.fetched_at,
+                        state.next_check, state.hard_count, state.hard_last, state.failures,
+                        state.etag, state.last_modified, now, changed,
+                    ),
+                )  # fmt: skip
+                if old is None or old["search_text"] != text:
+                    self.db.execute(
+                        "UPDATE entries SET card_text = ? WHERE identity = ?",
+                        (text, state.identity),
+                    )
+
+
+def _shown(link: str | None) -> Any:
+    """A link's health less the time of its last check."""
+    if link is None:
+        return None
+    data = json.loads(link)
+    data.pop("checked", None)
+    return data
