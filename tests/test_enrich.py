@@ -394,15 +394,15 @@ def test_hostile_pages_and_apis_are_cleaned_bounded_and_survived(
             body='<title>Ti\x07tle\u200b</title><meta name="citation_author" '
             'content="Eve\x1b]8;;evil\x1b\\"><meta name="citation_pdf_url" '
             'content="javascript:alert(1)">'
-        ),  # fmt: skip
+        ),
         "badjson": Page(
             body='<script type="application/ld+json">{"@type": [1, {"x": '
             + "[" * 5000
             + "</script><title>t</title>"
-        ),  # fmt: skip
+        ),
         "charset": Page(
             body="<title>中文标题</title>".encode("gbk"), content_type="text/html; charset=gbk"
-        ),  # fmt: skip
+        ),
         "badcharset": Page(body="<title>t</title>", content_type="text/html; charset=nope"),
         "slow": Page(body="<title>late</title>", delay=3),
         "loop": Page(302, "", {"Location": "/p/loop"}),
