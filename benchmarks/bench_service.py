@@ -73,7 +73,8 @@ def main() -> None:
     dlt = f"  - name: deeplearningtheory\n    repo: {fixtures / 'deeplearningtheory.bundle'}\n"
     config = work / "idle.yaml"
     config.write_text(
-        f"storage:\n  path: {work / 'idle.sqlite3'}\nweb:\n  listen: 127.0.0.1:0\nlists:\n{dlt}"
+        f"storage:\n  path: {work / 'idle.sqlite3'}\nweb:\n  listen: 127.0.0.1:0\n"
+        f"enrich:\n  enabled: false\nlists:\n{dlt}"
     )
     process, _, lines = start(config)
     wait_for(lines, "list deeplearningtheory synced")
@@ -85,7 +86,8 @@ def main() -> None:
     go = f"  - name: awesome-go\n    repo: {fixtures / 'awesome-go.bundle'}\n"
     config = work / "busy.yaml"
     config.write_text(
-        f"storage:\n  path: {work / 'busy.sqlite3'}\nweb:\n  listen: 127.0.0.1:0\nlists:\n{dlt}{go}"
+        f"storage:\n  path: {work / 'busy.sqlite3'}\nweb:\n  listen: 127.0.0.1:0\n"
+        f"enrich:\n  enabled: false\nlists:\n{dlt}{go}"
     )
     process, base, lines = start(config)
     wait_for(lines, "list deeplearningtheory synced")

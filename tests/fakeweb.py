@@ -83,6 +83,7 @@ class FakeWeb:
         self.works: dict[str, dict[str, Any]] = {}  # DOI → Crossref "message"
         self.pages: dict[str, Page] = {}  # path under /p/ → answer
         self.rate_limited = False  # GitHub answers 403 with X-RateLimit-Remaining: 0
+        self.arxiv_delay = 0.0  # seconds the arXiv API takes to answer
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
@@ -150,6 +151,8 @@ class FakeWeb:
 
     async def _arxiv(self, request: web.Request) -> web.Response:
         ids = [i for i in request.query.get("id_list", "").split(",") if i]
+        if self.arxiv_delay:
+            await asyncio.sleep(self.arxiv_delay)
         known = {i: self.papers[i] for i in ids if i in self.papers}
         return web.Response(text=paper_atom(known), content_type="application/atom+xml")
 

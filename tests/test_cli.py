@@ -56,6 +56,8 @@ def test_events_json(synced: tuple[Path, list[str]]) -> None:
             "date": "2024-01-01T01:00:00+08:00",
             "author": "Ada Author",
             "summary": "first",
+            "meta": None,  # the card, once `dltbot enrich` has looked at the link
+            "link": None,
         },
         {
             "id": 2,
@@ -70,6 +72,8 @@ def test_events_json(synced: tuple[Path, list[str]]) -> None:
             "date": "2024-01-01T02:00:00+08:00",
             "author": "Ada Author",
             "summary": "second",
+            "meta": None,
+            "link": None,
         },
     ]
 
@@ -93,6 +97,8 @@ def test_search_and_random_json(synced: tuple[Path, list[str]]) -> None:
             "sections": [["泛化 Generalization"]],
             "added": "2024-01-01T01:00:00+08:00",
             "added_commit": first,
+            "meta": None,
+            "link": None,
         }
     ]
     picked = json.loads(dltbot("random", "--db", str(db), "--json", "--section", "optim").stdout)
@@ -180,10 +186,12 @@ def test_every_command_has_help() -> None:
     assert sorted(commands) == [
         "bot",
         "check-config",
+        "enrich",
         "entries",
         "events",
         "export",
         "healthcheck",
+        "links",
         "lists",
         "parse",
         "random",

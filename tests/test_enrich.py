@@ -507,3 +507,33 @@ def test_enrich_command_runs_one_pass(web: FakeWeb, repo: GitRepo, tmp_path: Pat
     refused = subprocess.run([*cli, "enrich", "--config", str(off)], capture_output=True,
                              text=True)  # fmt: skip
     assert refused.returncode == 1 and "enrich.enabled is false" in refused.stderr
+
+
+def test_the_bot_finds_papers_by_author_and_shows_them(
+    web: FakeWeb, repo: GitRepo, tmp_path: Path
+) -> None:
+    """Through the fake Bot API: /search by an author's name, the authors in the result, and
+    inline mode showing them in the result's description."""
+    from fakebot import FakeTelegram
+    from test_bot import last_to, make_config, run_app
+
+    db = synced(repo, tmp_path, seed(web))
+    enrich(db, web.config())
+    fake = FakeTelegram().start()
+    try:
+
+        def scenario() -> None:
+            fake.message("/search tegmark")
+            found = fake.wait_for(last_to(fake, 1001, 1))
+            assert found.text.startswith("Results for “tegmark” (1–1 of 1):")
+            assert "• KAN: Kolmogorov-Arnold Networks" in found.text
+            assert "👤 Ziming Liu, Yixuan Wang" in found.text and "et al." in found.text
+            fake.inline("bartlett")
+            answer = fake.wait_for(lambda: fake.calls_of("answerInlineQuery"))[0]
+            results = json.loads(answer.params["results"])
+            assert {r["title"] for r in results} == {"paper page", "moved page"}
+            assert all("Peter L. Bartlett" in r["description"] for r in results)
+
+        run_app(make_config(fake, db), db, scenario)
+    finally:
+        fake.stop()

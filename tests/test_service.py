@@ -74,6 +74,8 @@ class Running:
 
 
 def write_config(path: Path, db: Path, lists: str, extra: str = "") -> Path:
+    if "enrich:" not in extra:  # its lists' links are made up: never fetch them
+        extra += "enrich:\n  enabled: false\n"
     path.write_text(
         f"storage:\n  path: {db}\nweb:\n  listen: 127.0.0.1:0\nlists:\n{lists}{extra}",
         encoding="utf-8",
@@ -275,3 +277,51 @@ def test_run_keeps_the_export_dir_up_to_date(repo: GitRepo, tmp_path: Path) -> N
     site = tmp_path / "site"  # relative to the config file
     assert b"<title>One</title>" in (site / "lists" / "good" / "feed.atom").read_bytes()
     assert (site / "feed.json").exists() and (site / "index.html").exists()
+
+
+def test_a_push_waits_for_the_card_and_carries_it(repo: GitRepo, tmp_path: Path) -> None:
+    """`dltbot run` with enrichment: an addition's push waits for its card (arXiv answers
+    after 2 s here) and shows its authors and the abstract's first sentences; the feed too."""
+    from fakeweb import FakeWeb
+    from test_enrich import KAN
+
+    fake, web = FakeTelegram().start(), FakeWeb().start()
+    try:
+        from fakeweb import Page
+
+        web.papers = {"2404.19756": KAN}
+        web.arxiv_delay = 2.0
+        web.pages = {"one": Page(body="<title>One</title>")}
+        start = f"# L\n\n## Papers\n\n- [One]({web.url('one')}) first\n"  # nothing off-machine
+        repo.commit({"README.md": start}, "start")
+        db = tmp_path / "db.sqlite3"
+        lists = f"  - name: good\n    repo: {repo.path}\n    interval: 1m\n"
+        settings = "".join(f"  {key}: {value}\n" for key, value in web.config().items())
+        telegram = (
+            f"telegram:\n  token: '{TOKEN}'\n  api_base_url: {fake.base_url}\n"
+            "  channels: [-100777]\n"
+        )
+        config = write_config(
+            tmp_path / "config.yaml", db, lists, telegram + "enrich:\n" + settings
+        )
+        first = Running(config)  # backfills (pushes nothing)
+        first.wait_log("list good enriched")
+        first.stop()
+        kan = "- [KAN](https://arxiv.org/abs/2404.19756) ICLR 2025\n"
+        repo.commit({"README.md": start + kan}, "KAN")
+        running = Running(config)
+        try:
+            running.wait_log("list good synced: 1 new commits, events: 1 added")
+            fake.wait_for(lambda: fake.sent, timeout=30)
+            status, feed = running.get("/feed.atom")
+        finally:
+            running.stop()
+        (message,) = fake.sent
+        assert "👤 Ziming Liu, Yixuan Wang, Sachin Vaidya" in message.text
+        assert "we propose Kolmogorov-Arnold Networks (KANs)" in message.text
+        assert "KANs have learnable activation functions on edges." in message.text
+        assert "A third sentence" not in message.text  # two sentences, not the whole abstract
+        assert status == 200 and b"Ziming Liu" in feed
+    finally:
+        fake.stop()
+        web.stop()

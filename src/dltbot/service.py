@@ -77,6 +77,8 @@ class Service:
         self.bot_task: asyncio.Task[None] | None = None
         self.bot_started = False
         self.exported = False  # the first sync exports even when nothing new came
+        self.enricher: Any = None
+        self.enrichments: set[asyncio.Task[None]] = set()
 
     async def run(self, ready: Any = None) -> None:
         """Run until SIGTERM or SIGINT, then shut down in order."""
@@ -90,7 +92,14 @@ class Service:
                 site, host, port, self.config.web.request_timeout, self.config.web.max_connections
             )
             site.base = self.config.base_url(bound=runner.port)
+            if self.config.enrich.enabled:
+                from .enrich import Enricher
+
+                self.enricher = Enricher(self.config.enrich, self.db_path, site.base)
             await self._start_bot(storage)
+            if self.sender is not None and self.enricher is not None:
+                # Additions recorded from now on wait for their cards (up to enrich.wait).
+                self.sender.release = storage.last_event_id()
             now = datetime.now(UTC)
             for source in self.config.sources():
                 self.scheduler.add_job(
@@ -118,7 +127,7 @@ class Service:
         self.application = build_application(
             self.config, storage, sync_runner(self.config, self.db_path), schedule_delivery=False
         )
-        self.sender = self.application.bot_data["sender"]
+        self.sender = self.application.bot_data.sender
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 
     async def _bot_until_up(self, post_init: Any) -> None:
@@ -176,7 +185,47 @@ class Service:
                  source.name, report.commits, counts, report.seconds)  # fmt: skip
         if self.config.export.dir is not None and (report.commits or not self.exported):
             await asyncio.to_thread(self._export, self.config.export.dir)
+        if self.enricher is not None:
+            # Off the sync's path: the next sync of this list need not wait for it.
+            task = asyncio.create_task(self._enrich(source.name))
+            self.enrichments.add(task)
+            task.add_done_callback(self.enrichments.discard)
+        else:
+            await self._deliver()
+
+    async def _enrich(self, name: str) -> None:
+        """Fetch the cards of new additions (and re-check links that are due), then release
+        the additions to the pushes: they wait for their cards up to enrich.wait."""
+        top = await asyncio.to_thread(self._last_event_id)
+        run = asyncio.ensure_future(self.enricher.run(name))
+        try:
+            await asyncio.wait_for(asyncio.shield(run), timeout=self.config.enrich.wait)
+        except asyncio.CancelledError:  # shutting down
+            run.cancel()
+            raise
+        except TimeoutError:
+            log.warning("list %s: cards not ready after %ds; pushing without them",
+                        name, self.config.enrich.wait)  # fmt: skip
+        except Exception:  # a failing pass must not hold the pushes
+            log.exception("list %s: enrichment failed", name)
+        if self.sender is not None:
+            self.sender.release = max(self.sender.release or 0, top)
         await self._deliver()
+        try:
+            report = await run
+        except asyncio.CancelledError:
+            run.cancel()
+            raise
+        except Exception:
+            return  # logged above
+        log.info("list %s enriched: %d links checked, %d cards, %d requests, %.1fs",
+                 name, report.checked, report.cards, report.requests, report.seconds)  # fmt: skip
+        if self.config.export.dir is not None and report.checked:
+            await asyncio.to_thread(self._export, self.config.export.dir)
+
+    def _last_event_id(self) -> int:
+        with Storage(self.db_path) as storage:
+            return storage.last_event_id()
 
     def _export(self, out: Path) -> None:
         """Write the static files again (only those that changed); a failure is logged."""
@@ -223,9 +272,13 @@ class Service:
             self.scheduler.shutdown(wait=False)
         if self.syncs:  # 2. the current commit's transaction finishes; the sync stops after it
             await asyncio.wait(self.syncs, timeout=8)
+        for task in list(self.enrichments):  # enrichment resumes on the next start
+            task.cancel()
+        if self.enrichments:
+            await asyncio.wait(self.enrichments, timeout=5)
         if self.bot_started:  # 3. the sender and the rest of the bot
             with contextlib.suppress(Exception):
-                await self.application.bot_data["replies"].close(timeout=2.0)
+                await self.application.bot_data.replies.close(timeout=2.0)
                 await self.application.stop()
                 await self.application.shutdown()
         if runner is not None:  # 4. the web server

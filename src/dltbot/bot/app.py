@@ -13,7 +13,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     InlineQueryHandler,
     TypeHandler,
     filters,
@@ -24,6 +23,7 @@ from ..errors import ConfigError
 from ..storage import Storage
 from ..sync import event_counts, sync_all
 from . import handlers
+from .context import CONTEXT_TYPES, BotData, Context
 from .flow import PerChatOrder, Replies, UserLimit
 from .push import Sender
 
@@ -69,16 +69,16 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(_close_replies)
         .concurrent_updates(PerChatOrder())
+        .context_types(CONTEXT_TYPES)
         .build()
     )
-    application.bot_data.update(
-        storage=storage,
-        admins=list(config.telegram.admins),
-        sync=run_sync,
-        sender=Sender(storage, application.bot),
-        replies=Replies(application.bot),
-        limit=UserLimit(),
-    )
+    data: BotData = application.bot_data
+    data.storage = storage
+    data.admins = list(config.telegram.admins)
+    data.sync = run_sync
+    data.sender = Sender(storage, application.bot)
+    data.replies = Replies(application.bot)
+    data.limit = UserLimit()
     # First, for every update: one user's flood is slowed down before it costs anything.
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     both = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
@@ -121,13 +121,11 @@ async def post_init(application: BotApp) -> None:
 
 
 async def _close_replies(application: BotApp) -> None:
-    replies: Replies = application.bot_data["replies"]
-    await replies.close()
+    await application.bot_data.replies.close()
 
 
-async def _deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-    sender: Sender = context.bot_data["sender"]
-    await sender.run_once()
+async def _deliver(context: Context) -> None:
+    await context.bot_data.sender.run_once()
 
 
 def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:

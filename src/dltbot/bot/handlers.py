@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from telegram import (
@@ -17,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from ..models import StoredEntry
 from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
@@ -25,18 +24,17 @@ from ..storage import Storage
 from ..untrusted import redact
 from ..urls import safe_link
 from ..view import EntryView, entry_html
-from .flow import NO_PREVIEW, Replies, UserLimit
+from .context import Context
+from .flow import NO_PREVIEW, Replies
 from .text import pick_lang, t
 
 log = logging.getLogger(__name__)
 
 PAGE = 5
-Context = ContextTypes.DEFAULT_TYPE
 
 
 def _storage(context: Context) -> Storage:
-    storage: Storage = context.bot_data["storage"]
-    return storage
+    return context.bot_data.storage
 
 
 def _lang(update: Update, context: Context) -> str:
@@ -57,8 +55,7 @@ def _reply(
 
 
 def _replies(context: Context) -> Replies:
-    replies: Replies = context.bot_data["replies"]
-    return replies
+    return context.bot_data.replies
 
 
 async def throttle(update: Update, context: Context) -> None:
@@ -66,8 +63,7 @@ async def throttle(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    limit: UserLimit = context.bot_data["limit"]
-    verdict = limit.check(user.id)
+    verdict = context.bot_data.limit.check(user.id)
     if verdict == "ok":
         return
     if verdict == "warn":
@@ -381,8 +377,7 @@ async def lang_command(update: Update, context: Context) -> None:
 
 def _is_admin(update: Update, context: Context) -> bool:
     user = update.effective_user
-    admins: list[int] = context.bot_data["admins"]
-    return user is not None and user.id in admins
+    return user is not None and user.id in context.bot_data.admins
 
 
 async def status_command(update: Update, context: Context) -> None:
@@ -419,8 +414,7 @@ async def sync_command(update: Update, context: Context) -> None:
         _reply(update, context, t(lang, "refused"))
         return
     _reply(update, context, t(lang, "sync_started"))
-    run_sync: Callable[[], str] = context.bot_data["sync"]
-    summary = await asyncio.to_thread(run_sync)
+    summary = await asyncio.to_thread(context.bot_data.sync)
     _reply(update, context, t(lang, "sync_done", summary=_esc(summary)))
 
 

@@ -42,11 +42,14 @@ class Sender:
         self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
         self.next_slot = 0.0  # earliest time of the next message to any chat
         self.lock = asyncio.Lock()
+        # Additions after this event id wait for their cards (set by the service); None:
+        # everything goes at once.
+        self.release: int | None = None
 
     async def run_once(self) -> int:
         """Fan out new additions, then send one message to each chat that may have one now."""
         async with self.lock:  # one round at a time, whoever calls
-            self.storage.fan_out()
+            self.storage.fan_out(self.release)
             now = self.clock()
             chats: dict[tuple[int, int], list[Delivery]] = {}
             for row in self.storage.pending_deliveries(now):

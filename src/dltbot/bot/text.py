@@ -143,9 +143,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "<code>dltbot sync --repo PATH</code>。",
     },
     "page_hint": {
-        "en": "Type one or more words: entries whose title, description or section holds "
-        "every word are shown, title matches first.",
-        "zh": "输入一个或多个关键词：显示标题、描述或章节包含所有关键词的条目，"
+        "en": "Type one or more words: entries whose title, description, section, authors or "
+        "abstract hold every word are shown, title matches first.",
+        "zh": "输入一个或多个关键词：显示标题、描述、章节、作者或摘要包含所有关键词的条目，"
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},

@@ -93,15 +93,18 @@ class TelegramStore(Connection):
             params.append(chat_id)
         return [Subscription(**dict(row)) for row in self.db.execute(sql + " ORDER BY id", params)]
 
-    def fan_out(self) -> int:
+    def fan_out(self, upto: int | None = None) -> int:
         """Put new additions into the outbox of every matching subscription; return how many.
 
         One transaction: a subscription's cursor moves with the rows it produced. Events of a
         list's first backfill (up to backfill_last_event) are history and never pushed.
+        Events after `upto` wait (the service holds new additions until their cards come).
         """
         added = 0
         with self.atomic():
             top = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            if upto is not None:
+                top = min(top, upto)
             subs = self.db.execute(
                 "SELECT s.id, s.chat_id, s.thread_id, s.list_name, s.filter, s.cursor "
                 "FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id "
@@ -229,6 +232,12 @@ class TelegramStore(Connection):
                 "UPDATE chats SET active = 0, reason = 'migrated to ' || ? WHERE chat_id = ?",
                 (new, old),
             )
+
+    def last_event_id(self) -> int:
+        """Return the id of the newest event (0: none)."""
+        row = self.db.execute("SELECT coalesce(max(id), 0) AS top FROM events").fetchone()
+        top: int = row["top"]
+        return top
 
     def outbox_counts(self) -> dict[str, int]:
         """Return how many outbox rows are in each status."""
