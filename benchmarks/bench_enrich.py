@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def main() -> None:
     text = (clone / "README.md").read_text(encoding="utf-8")
     web = FakeWeb().start()
     names: dict[str, str] = {}
+    rewrite: dict[str, str] = {}
     try:
         for index, entry in enumerate(parse_entries(text.encode())):
             url = entry.url
@@ -96,7 +98,9 @@ def main() -> None:
                 if original not in names:  # each original host gets a fake name of its own
                     names[original] = f"h{len(names)}.test"
                 web.pages[str(index)] = Page(body=PAGE.format(t=entry.title), delay=0.05)
-                text = text.replace(f"({url})", f"({web.url(str(index), names[original])})", 1)
+                rewrite[url] = web.url(str(index), names[original])
+        for url, fake in rewrite.items():  # the whole URL only (one may be another's prefix)
+            text = re.sub(re.escape(url) + r"(?=[)>\s])", lambda _, f=fake: f, text)
         web.arxiv_delay = 0.5
         resolve = {fake: "127.0.0.1" for fake in names.values()}
         db = work / "db.sqlite3"

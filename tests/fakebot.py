@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from loopserver import LoopServer
 
 TOKEN = "123456:TEST-token-for-the-fake-server-0000"
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
@@ -102,7 +103,7 @@ class Sent:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopServer):
     """The server, its state, and thread-safe controls for tests."""
 
     token: str = TOKEN
@@ -120,31 +121,15 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.next_update = 1
         self.next_message: dict[int, int] = {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.port = 0
+        self._init_loop()
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> FakeTelegram:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    async def _start(self) -> None:
+    async def make_app(self) -> web.Application:
         self.new_updates = asyncio.Condition()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.port = self.runner.addresses[0][1]
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        return app
 
     @property
     def base_url(self) -> str:

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from loopserver import LoopServer
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def paper_atom(papers: dict[str, dict[str, Any]]) -> str:
     )
 
 
-class FakeWeb:
+class FakeWeb(LoopServer):
     """The fake services, their data, and what they were asked."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -86,34 +87,16 @@ class FakeWeb:
         self.arxiv_delay = 0.0  # seconds the arXiv API takes to answer
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.port = 0
+        self._init_loop()
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> FakeWeb:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    async def _start(self) -> None:
+    async def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/arxiv/query", self._arxiv)
         app.router.add_get("/github/repos/{owner}/{name}", self._github)
         app.router.add_get("/crossref/works/{doi:.+}", self._crossref)
         app.router.add_get("/p/{name:.+}", self._page)
         app.on_response_prepare.append(self._record)
-        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.host, 0).start()
-        self.port = self.runner.addresses[0][1]
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        return app
 
     @property
     def base(self) -> str:
