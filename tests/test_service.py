@@ -280,8 +280,8 @@ def test_run_keeps_the_export_dir_up_to_date(repo: GitRepo, tmp_path: Path) -> N
 
 
 def test_a_push_waits_for_the_card_and_carries_it(repo: GitRepo, tmp_path: Path) -> None:
-    """`dltbot run` with enrichment: an addition's push waits for its card (arXiv answers
-    after 2 s here) and shows its authors and the abstract's first sentences; the feed too."""
+    """`dltbot run` with enrichment: an addition's push and feed entry wait for its card
+    (arXiv answers after 2 s here), and show its authors and the abstract's first sentences."""
     from fakeweb import FakeWeb
     from test_enrich import KAN
 
@@ -312,6 +312,9 @@ def test_a_push_waits_for_the_card_and_carries_it(repo: GitRepo, tmp_path: Path)
         running = Running(config)
         try:
             running.wait_log("list good synced: 1 new commits, events: 1 added")
+            # While arXiv has not answered (2 s), the feed holds the addition back too.
+            held = running.get("/feed.atom")[1]
+            assert b"One" in held and b"KAN" not in held
             fake.wait_for(lambda: fake.sent, timeout=30)
             status, feed = running.get("/feed.atom")
         finally:

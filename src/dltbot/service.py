@@ -78,6 +78,7 @@ class Service:
         self.bot_started = False
         self.exported = False  # the first sync exports even when nothing new came
         self.enricher: Any = None
+        self.site: Site | None = None
         self.enrichments: set[asyncio.Task[None]] = set()
 
     async def run(self, ready: Any = None) -> None:
@@ -97,9 +98,13 @@ class Service:
 
                 self.enricher = Enricher(self.config.enrich, self.db_path, site.base)
             await self._start_bot(storage)
-            if self.sender is not None and self.enricher is not None:
-                # Additions recorded from now on wait for their cards (up to enrich.wait).
-                self.sender.release = storage.last_event_id()
+            self.site = site
+            if self.enricher is not None:
+                # Additions recorded from now on wait for their cards (up to enrich.wait)
+                # before the feeds, the page and the pushes show them.
+                site.release = storage.last_event_id()
+                if self.sender is not None:
+                    self.sender.release = site.release
             now = datetime.now(UTC)
             for source in self.config.sources():
                 self.scheduler.add_job(
@@ -196,7 +201,9 @@ class Service:
     async def _enrich(self, name: str) -> None:
         """Fetch the cards of new additions (and re-check links that are due), then release
         the additions to the pushes: they wait for their cards up to enrich.wait."""
-        top = await asyncio.to_thread(self._last_event_id)
+        top, history = await asyncio.to_thread(self._last_event_id, name)
+        if top <= history:  # a first backfill: history, nothing to hold back
+            self._release(top)
         run = asyncio.ensure_future(self.enricher.run(name))
         try:
             await asyncio.wait_for(asyncio.shield(run), timeout=self.config.enrich.wait)
@@ -208,8 +215,7 @@ class Service:
                         name, self.config.enrich.wait)  # fmt: skip
         except Exception:  # a failing pass must not hold the pushes
             log.exception("list %s: enrichment failed", name)
-        if self.sender is not None:
-            self.sender.release = max(self.sender.release or 0, top)
+        self._release(top)
         await self._deliver()
         try:
             report = await run
@@ -223,9 +229,16 @@ class Service:
         if self.config.export.dir is not None and report.checked:
             await asyncio.to_thread(self._export, self.config.export.dir)
 
-    def _last_event_id(self) -> int:
+    def _release(self, top: int) -> None:
+        """Show events up to `top` in the feeds and the page, and push them."""
+        if self.site is not None:
+            self.site.release = max(self.site.release or 0, top)
+        if self.sender is not None:
+            self.sender.release = max(self.sender.release or 0, top)
+
+    def _last_event_id(self, name: str) -> tuple[int, int]:
         with Storage(self.db_path) as storage:
-            return storage.last_event_id()
+            return storage.last_event_id(), storage.history_until(name)
 
     def _export(self, out: Path) -> None:
         """Write the static files again (only those that changed); a failure is logged."""

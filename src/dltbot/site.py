@@ -78,7 +78,10 @@ class Site:
         self.kinds = config.feed.kinds
         self.intervals = {source.name: source.interval_seconds for source in config.sources()}
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._cache: dict[tuple[str, ...], tuple[tuple[int, str], Document]] = {}
+        # Events after this id are not shown yet: `dltbot run` holds new additions back until
+        # their cards come (up to enrich.wait). None: everything shows.
+        self.release: int | None = None
+        self._cache: dict[tuple[str, ...], tuple[tuple[int, str, int | None], Document]] = {}
         self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
 
@@ -106,7 +109,7 @@ class Site:
     def _cached(self, key: tuple[str, ...], render: Callable[[], Document]) -> Document:
         # Keyed by what documents show (events, lists' state), not by any write: the bot
         # saving a search or queueing a push must not throw the feed cache away.
-        version = self.storage.content_version()
+        version = (*self.storage.content_version(), self.release)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
@@ -174,14 +177,14 @@ class Site:
             identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
         events = self.storage.feed_events(
             self.kinds, name, limit=self.size, section=section, identities=identities,
-            by_date=name is None,
+            by_date=name is None, upto=self.release,
         )  # fmt: skip
         path = paths.feed(name)
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
         self_url = self.base + path + (f"?{urlencode(params)}" if params else "")
         prev_archive = None
         if not params:
-            pages = self.storage.count_events(self.kinds, name) // self.size
+            pages = self.storage.count_events(self.kinds, name, self.release) // self.size
             if pages:
                 prev_archive = self._archive_url(name, pages - 1)
         title = self._title(name)
@@ -214,12 +217,13 @@ class Site:
         )
 
     def _archive(self, name: str | None, number: int) -> Document:
-        pages = self.storage.count_events(self.kinds, name) // self.size
+        pages = self.storage.count_events(self.kinds, name, self.release) // self.size
         if not 0 <= number < pages:
             raise NotFoundError(f"no archive page {number}")
         events = self.storage.feed_events(
-            self.kinds, name, limit=self.size, offset=number * self.size, newest_first=False
-        )
+            self.kinds, name, limit=self.size, offset=number * self.size, newest_first=False,
+            upto=self.release,
+        )  # fmt: skip
         doc = FeedDoc(
             id=tag_id(name or "*", "archive", str(number)),
             title=f"{self._title(name)} — archive {number + 1} of {pages}",
@@ -239,7 +243,7 @@ class Site:
 
     def archive_count(self, name: str | None) -> int:
         """Return how many archive pages a feed has."""
-        return self.storage.count_events(self.kinds, name) // self.size
+        return self.storage.count_events(self.kinds, name, self.release) // self.size
 
     def digest(self, name: str, period: Period, fmt: Format = "atom") -> Document:
         """Return the daily or weekly digest of a list's additions."""
@@ -249,7 +253,7 @@ class Site:
         )
 
     def _digest(self, name: str, period: Period) -> FeedDoc:
-        events = self.storage.feed_events(["added"], name, limit=1_000_000)
+        events = self.storage.feed_events(["added"], name, limit=1_000_000, upto=self.release)
         page_url = self.base + paths.list_anchor(name)
         doc = FeedDoc(
             id=tag_id(name, period),
@@ -342,7 +346,9 @@ class Site:
         lists = []
         for state in self.lists():
             # One more than shown, to know whether older days exist.
-            events = self.storage.feed_events(["added"], state.name, limit=self.size + 1)
+            events = self.storage.feed_events(
+                ["added"], state.name, limit=self.size + 1, upto=self.release
+            )
             lists.append((state, self.storage.entry_count(state.id), events))
         body = page.index_page(lists, self.feed_urls(), self.base, self.size, lang, static)
         return Document(body.encode(), HTML)

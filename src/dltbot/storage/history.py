@@ -51,6 +51,15 @@ class HistoryStore(Connection):
         rows = self.db.execute(f"SELECT {LIST_COLUMNS} FROM lists ORDER BY name")
         return [ListState(**dict(row)) for row in rows]
 
+    def history_until(self, name: str) -> int:
+        """Return the last event id of the list's first backfill (its history, not news);
+        0 before the backfill ends."""
+        row = self.db.execute(
+            "SELECT coalesce(backfill_last_event, 0) AS last FROM lists WHERE name = ?", (name,)
+        ).fetchone()
+        last: int = row["last"] if row else 0
+        return last
+
     def remove_list(self, name: str) -> dict[str, int] | None:
         """Delete a list and every row that belongs to it; return what was removed, by table
         (None if there is no such list)."""

@@ -133,6 +133,7 @@ class ReadStore(Connection):
         section: str | None = None,
         identities: Sequence[str] | None = None,
         by_date: bool = False,
+        upto: int | None = None,
     ) -> list[FeedEvent]:
         """Return events for a feed, with the entry's text as its last "changed" event left it.
 
@@ -140,7 +141,8 @@ class ReadStore(Connection):
         `by_date`, by the commit's date in UTC (documents of several lists: a list synced
         later brings older history, which must not push the newest additions out).
         `section` keeps events under headings holding every one of its words; `identities`
-        keeps events of those entries only.
+        keeps events of those entries only; `upto`, events up to that id (later additions
+        wait for their cards).
         """
         where = [f"ev.kind IN ({', '.join('?' * len(kinds))})"]
         params: list[Any] = list(kinds)
@@ -148,6 +150,9 @@ class ReadStore(Connection):
         if identities is not None:
             where.append("ev.identity IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(identities)))
+        if upto is not None:
+            where.append("ev.id <= ?")
+            params.append(upto)
         order = "DESC" if newest_first else "ASC"
         # julianday() reads the offset, so dates of different time zones compare in UTC (and
         # the index events_kind_date serves the order).
@@ -171,13 +176,18 @@ class ReadStore(Connection):
         params.extend([limit, offset])
         return [feed_event_row(row) for row in self.db.execute(sql, params)]
 
-    def count_events(self, kinds: Sequence[EventKind], list_name: str | None = None) -> int:
-        """Return how many events of these kinds there are (in one list)."""
+    def count_events(
+        self, kinds: Sequence[EventKind], list_name: str | None = None, upto: int | None = None
+    ) -> int:
+        """Return how many events of these kinds there are (in one list, up to an id)."""
         sql = (
             "SELECT count(*) FROM events ev JOIN lists l ON l.id = ev.list_id "
             f"WHERE ev.kind IN ({', '.join('?' * len(kinds))})"
         )
         params: list[Any] = list(kinds)
+        if upto is not None:
+            sql += " AND ev.id <= ?"
+            params.append(upto)
         if list_name is not None:
             sql += " AND l.name = ?"
             params.append(list_name)
