@@ -119,3 +119,31 @@ def test_chunked_parse_equals_whole_parse(name: str, tmp_path: Path) -> None:
         parsed = parser.parse(data)
         if number % step == 0 or number == len(texts) - 1:
             assert parsed.entries() == parse_entries(data), number
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [("deeplearningtheory", "README.md"), ("awesome", "readme.md"), ("awesome-go", "README.md")],
+)
+def test_entries_after_a_sync_are_those_parse_finds_in_the_head(
+    name: str, path: str, tmp_path: Path
+) -> None:
+    """`dltbot entries` after a full `dltbot sync` prints, in list order, exactly the
+    identities `dltbot parse` finds in the head version of the file."""
+    import json
+    import sys
+
+    bundle = fixture_bundle(name)
+    db = str(tmp_path / "db.sqlite3")
+    cli = [sys.executable, "-m", "dltbot.cli"]
+    subprocess.run([*cli, "sync", "--repo", str(bundle), "--path", path, "--db", db],
+                   check=True, capture_output=True)  # fmt: skip
+    clone = tmp_path / "head"
+    subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True)
+    entries = subprocess.run([*cli, "entries", "--json", "--db", db], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+    parsed = subprocess.run([*cli, "parse", str(clone / path), "--json"], check=True,
+                            capture_output=True, text=True).stdout  # fmt: skip
+    stored = [json.loads(line)["identity"] for line in entries.splitlines()]
+    assert stored == [json.loads(line)["identity"] for line in parsed.splitlines()]
+    assert len(stored) > 100

@@ -16,6 +16,14 @@ FRAGMENTS = [
     "[ref]: http://ref.org", "`code`", "| a | b |", "|---|---|", "| [c](http://c.org) | d |",
     "泛化", "🔥", ":tada:", "\\", "*", "_", "---", "===", "http://bare.org", "\t", " ", "\n",
     "\n\n", "\r\n", "\x00", "\ufffd", "x", "word",
+    # HTML blocks of every CommonMark type (1-7), each also at a line's start before a heading.
+    "<script>", "</script>", "<style>", "</style>", "<textarea>", "</textarea>", "<?php",
+    "?>", "<!DOCTYPE html>", "<![CDATA[", "]]>", "<table>", "</table>", "<details>",
+    '<a name="x" />', '<a name="x"></a>', "<span>", "</span>", "\n<div>\n## H\n",
+    '\n<a name="s" />\n## S\n', "\n   <p>\n# P\n", "\n<!-- c -->\n## C\n",
+    # Reference definitions, setext headings, fenced code around headings.
+    "[ref]: <http://r2.org> 'title'\n", "\n[r]: http://r.org\n", "Title\n===\n",
+    "Sub\n---\n", "\n```\n## not\n```\n", "\n~~~ py\n# no\n~~~\n", "\n## S\n- [s](http://s.org)\n",
 ]  # fmt: skip
 
 markdown = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5)), max_size=80).map(

@@ -273,3 +273,17 @@ def test_two_syncs_of_one_list_at_once_record_each_commit_once(tmp_path: Path) -
         events = [(e.kind, e.entry.title) for e in storage.events()]
     assert events == [("added", f"E{i}") for i in range(150)]
     assert all(error is None or "another sync" in error for error in errors)
+
+
+def test_a_heading_below_an_html_block_follows_commonmark(
+    storage: Storage, repo: GitRepo, tmp_path: Path
+) -> None:
+    """`<a name="s" />` on its own line opens an HTML block (type 7) that runs to the next
+    blank line and swallows the heading and the item below it; `<a name="s"></a>` does not.
+    The chunked parse of `dltbot sync` must say what a whole parse (`dltbot parse`) says."""
+    item = "* [T](https://t.org)\n"
+    repo.commit({"README.md": f'# L\n\n<a name="s" />\n## S\n{item}'}, "anchor tag")
+    repo.commit({"README.md": f'# L\n\n<a name="s" />\n ## S\n{item}'}, "heading indented")
+    repo.commit({"README.md": f'# L\n\n<a name="s"></a>\n## S\n{item}'}, "anchor closed")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [("added", "T", "anchor closed")]

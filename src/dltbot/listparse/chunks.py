@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-State = tuple[str, bytes] | None  # inside a fence or raw HTML block: what closes it
+# Inside a fence or an HTML block: what closes it. ("fence", marker), ("html", end tag) for
+# raw HTML (CommonMark types 1-5), ("blank", b"") for the lines since the last blank line
+# when one of them may start an HTML block of type 6 or 7 (`<div>`, `<a name="x" />`): such
+# a block runs until a blank line and swallows a heading right below it.
+State = tuple[str, bytes] | None
 Scans = dict[tuple[bytes, State], State]
 
 
@@ -12,7 +16,8 @@ def split_chunks(text: bytes, scans: Scans | None = None) -> list[bytes]:
     """Cut a document before each top-level ATX heading, where the cut cannot change the parse.
 
     Not cutting is always safe, so in doubt (inside a fenced code block, an HTML comment or a
-    raw-text HTML block, as found by a conservative scan) no cut is made. Works on the UTF-8
+    raw-text HTML block, or below a line starting with "<" with no blank line since, as found
+    by a conservative scan) no cut is made. Works on the UTF-8
     bytes with bytes.find: it runs on every version of a 400 KB file, and only chunks not seen
     before are decoded. `scans` caches the scan of each piece between versions.
     """
@@ -69,6 +74,11 @@ def split_like(text: bytes, previous: list[bytes], scans: Scans) -> list[bytes]:
         first += 1
     if first == len(previous) and start == len(text):
         return previous
+    if previous and first == len(previous):
+        # The old last chunk may end inside an open fence or HTML block (nothing followed it
+        # then): what now follows must be scanned with it.
+        first -= 1
+        start -= len(previous[first])
     # The middle must begin where split_chunks would cut: at the text's start or a heading.
     while first and not (start < len(text) and _is_cut(text, start)):
         first -= 1
@@ -110,13 +120,15 @@ _OPENERS = [
 
 
 def _scan(text: bytes, state: State) -> State:
-    """Return whether a fence or raw HTML block is still open at the end of text."""
+    """Return whether a fence or an HTML block is still open at the end of text."""
     pos = 0
     while True:
         if state is not None:
             kind, marker = state
             if kind == "fence":
                 end = _closing_fence(text, pos, marker)
+            elif kind == "blank":
+                end = _blank_line_end(text, pos)
             else:
                 end = _find_any(text, marker, pos)
             if end < 0:
@@ -124,8 +136,41 @@ def _scan(text: bytes, state: State) -> State:
             pos, state = end, None
         opener = _next_opener(text, pos)
         if opener is None:
-            return None
+            return _html_tail(text)
         pos, state = opener
+
+
+def _html_tail(text: bytes) -> State:
+    """Return ("blank", b"") when a line after text's last blank line starts with "<" (at
+    most 3 spaces in): it may open an HTML block of type 6 or 7, which only a blank line
+    ends. Conservative: such a line may be inline HTML, or inside code, and then the next
+    heading is merely not cut at."""
+    end = len(text) - 1 if text.endswith(b"\n") else len(text)
+    while end >= 0:
+        line_start = text.rfind(b"\n", 0, end) + 1
+        line = text[line_start:end]
+        body = line.lstrip(b" ")
+        if not line.strip(b" \t\r"):
+            return None  # a blank line ends any HTML block of type 6 or 7
+        if body.startswith(b"<") and len(line) - len(body) <= 3:
+            return ("blank", b"")
+        if line_start == 0:
+            return None
+        end = line_start - 1
+    return None
+
+
+def _blank_line_end(text: bytes, start: int) -> int:
+    """Return the end of the first blank line at or after start, or -1."""
+    pos = start
+    while pos <= len(text):
+        line_end = text.find(b"\n", pos)
+        if line_end < 0:
+            return -1  # the last line, unterminated, is not known to be blank yet
+        if not text[pos:line_end].strip(b" \t\r"):
+            return line_end
+        pos = line_end + 1
+    return -1
 
 
 def _next_opener(text: bytes, pos: int) -> tuple[int, State] | None:
