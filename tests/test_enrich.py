@@ -158,6 +158,7 @@ def test_urls_are_read_as_their_sources() -> None:
     assert repo_of("https://github.com/KindXiaoming/pykan/tree/master/docs") is None
     assert repo_of("https://github.com/topics/deep-learning") is None
     assert repo_of("https://github.com/a/..") is None
+    assert repo_of("https://github.com/../user") is None
     assert doi_of("https://doi.org/10.1007/s10208-021-09522-x") == "10.1007/s10208-021-09522-x"
     assert doi_of("https://dx.doi.org/10.1145%2F3446776") == "10.1145/3446776"
     assert doi_of("https://doi.org/not-a-doi") is None
@@ -537,3 +538,30 @@ def test_the_bot_finds_papers_by_author_and_shows_them(
         run_app(make_config(fake, db), db, scenario)
     finally:
         fake.stop()
+
+
+def test_a_publisher_page_naming_its_doi_gets_crossrefs_record(
+    web: FakeWeb, repo: GitRepo, tmp_path: Path
+) -> None:
+    web.works = {"10.1145/3446776": {
+        "DOI": "10.1145/3446776", "title": ["Understanding deep learning (still) requires "
+        "rethinking generalization"], "author": [{"given": "Chiyuan", "family": "Zhang"}],
+        "container-title": ["Communications of the ACM"],
+        "published": {"date-parts": [[2021, 3]]},
+    }}  # fmt: skip
+    web.pages = {
+        "acm": Page(
+            body='<title>ACM</title><meta name="citation_doi" content="doi:10.1145/3446776">'
+        ),
+        "bad": Page(body='<title>x</title><meta name="citation_doi" content="10.1234/../../x">'),
+    }
+    db = synced(repo, tmp_path, f"# L\n\n- [ACM]({web.url('acm')})\n- [Bad]({web.url('bad')})\n")
+    enrich(db, web.config())
+    card = states(db)[web.url("acm")].card
+    assert card and card.source == "doi" and card.authors == ("Chiyuan Zhang",)
+    assert (card.venue, card.published, card.doi) == ("Communications of the ACM", "2021-03",
+                                                      "10.1145/3446776")  # fmt: skip
+    assert states(db)[web.url("bad")].card.title == "x"  # type: ignore[union-attr]
+    # A forged DOI stays one path segment of the API: no request leaves /crossref/works/.
+    asked = sorted(s.path for s in web.seen if not s.path.startswith("/p/"))
+    assert asked == ["/crossref/works/10.1145/3446776", "/crossref/works/10.1234/../../x"]

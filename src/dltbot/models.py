@@ -126,6 +126,7 @@ class Card:
     stars: int | None = None  # GitHub repositories
     archived: bool = False  # GitHub repositories
     fetched: str = ""  # when it was fetched (UTC ISO)
+    doi: str = ""  # the work's DOI, when known
 
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON outputs and the database keep it."""
@@ -141,6 +142,7 @@ class Card:
             "stars": self.stars,
             "archived": self.archived,
             "fetched": self.fetched,
+            "doi": self.doi,
         }
 
     @classmethod
@@ -157,6 +159,7 @@ class Card:
             stars=data.get("stars"),
             archived=bool(data.get("archived")),
             fetched=data.get("fetched") or "",
+            doi=data.get("doi") or "",
         )
 
 

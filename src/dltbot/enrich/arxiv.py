@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from ..models import Card
 from ..untrusted import clean_line
 from .client import Http, Response
+from .doi import clean_doi
 
 BATCH = 100
 _HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
@@ -87,6 +88,7 @@ def parse(body: bytes) -> dict[str, Card]:
             published=_text(entry.findtext("a:published", "", _NS))[:10],
             venue=clean_line(venue, 200),
             pdf=pdf,
+            doi=clean_doi(entry.findtext("arxiv:doi", "", _NS) or ""),
         )
     return cards
 

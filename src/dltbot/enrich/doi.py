@@ -26,8 +26,19 @@ def doi_of(url: str) -> str | None:
     return doi if _DOI.match(doi) else None
 
 
+def clean_doi(value: str) -> str:
+    """A DOI as pages write it ("doi:10.1/x", "https://doi.org/10.1/x"), or "" if not one."""
+    value = value.strip()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        if value.lower().startswith(prefix):
+            value = value[len(prefix) :]
+    return value if _DOI.match(value) and len(value) <= 300 else ""
+
+
 def works_url(api: str, doi: str) -> str:
-    return f"{api}/works/{quote(doi, safe='/')}"
+    """Crossref's record of a DOI; the DOI is one path segment ("/" and ".." encoded: a DOI
+    from a page is untrusted and must not walk the API's paths)."""
+    return f"{api}/works/{quote(doi, safe='')}"
 
 
 def card_from_crossref(body: bytes) -> Card | None:
@@ -64,6 +75,7 @@ def card_from_crossref(body: bytes) -> Card | None:
         published=_date(work),
         venue=clean_line(_first(work.get("container-title")), 300),
         pdf=pdf,
+        doi=clean_doi(str(work.get("DOI") or "")),
     )
 
 

@@ -34,8 +34,8 @@ def repo_of(url: str) -> str | None:
     if len(path) != 2 or path[0].lower() in _RESERVED:
         return None
     owner, name = path[0], path[1].removesuffix(".git")
-    if not (_PART.match(owner) and _PART.match(name)) or name in (".", ".."):
-        return None
+    if not (_PART.match(owner) and _PART.match(name)) or {owner, name} & {".", ".."}:
+        return None  # never a path that walks the API (`/repos/../…`)
     return f"{owner}/{name}"
 
 

@@ -13,6 +13,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from ..models import Card
 from ..untrusted import clean_line
 from ..urls import safe_link
+from .doi import clean_doi
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _ARTICLE_TYPES = {"scholarlyarticle", "article", "blogposting", "newsarticle", "techarticle",
@@ -60,6 +61,7 @@ def card_from_html(body: bytes, url: str, charset: str | None = None) -> Card | 
         "citation_journal_title", "citation_conference_title", "citation_publisher", "og:site_name"
     )
     pdf = first("citation_pdf_url")
+    doi = clean_doi(first("citation_doi", "dc.identifier", "prism.doi"))
     card = Card(
         source="page",
         title=clean_line(title, 1000),
@@ -68,6 +70,7 @@ def card_from_html(body: bytes, url: str, charset: str | None = None) -> Card | 
         published=_date(clean_line(published, 40)),
         venue=clean_line(venue, 300),
         pdf=safe_link(urljoin(url, pdf.strip()), ("http", "https")) if pdf else None,
+        doi=doi,
     )
     return card if card.title or card.abstract else None
 

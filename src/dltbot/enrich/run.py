@@ -270,6 +270,15 @@ class Enricher:
                 card = page.card_from_html(response.body, response.url)
             state.etag = response.headers.get("ETag")
             state.last_modified = response.headers.get("Last-Modified")
+            if card is not None and card.doi and not card.authors:
+                # A publisher's page that names its DOI but not its authors: ask Crossref.
+                work = await http.get(
+                    doi.works_url(self.config.crossref_api, card.doi),
+                    headers={"Accept": "application/json"},
+                    trusted=True,
+                )
+                if work.status == 200 and (found := doi.card_from_crossref(work.body)):
+                    card = replace(found, pdf=found.pdf or card.pdf)
         results.append((state, card, seen, response))
 
 
