@@ -6,6 +6,7 @@ BATCH ids (`id_list`), so a list of papers costs a request or two.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode, urlsplit
@@ -49,7 +50,7 @@ async def fetch(http: Http, api: str, ids: list[str]) -> tuple[dict[str, Card], 
         if last.status != 200:
             return {}, last
         try:
-            cards.update(parse(last.body))
+            cards.update(await asyncio.to_thread(parse, last.body))  # off the event loop
         except ET.ParseError as error:
             last.status, last.error, last.error_kind = None, f"arXiv API: {error}", "other"
             return {}, last

@@ -264,10 +264,13 @@ class Enricher:
         if response.status == 200 and page.is_html(response.headers.get("Content-Type", "")):
             content_type = response.headers.get("Content-Type", "")
             charset = content_type.partition("charset=")[2].strip(" \"';") or None
+            # Parsed in a thread: a 2 MB page must not hold the event loop (the bot, the web).
             try:
-                card = page.card_from_html(response.body, response.url, charset)
+                card = await asyncio.to_thread(
+                    page.card_from_html, response.body, response.url, charset
+                )
             except LookupError:  # an unknown charset name
-                card = page.card_from_html(response.body, response.url)
+                card = await asyncio.to_thread(page.card_from_html, response.body, response.url)
             state.etag = response.headers.get("ETag")
             state.last_modified = response.headers.get("Last-Modified")
             if card is not None and card.doi and not card.authors:
