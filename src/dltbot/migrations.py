@@ -248,6 +248,8 @@ def _m008_cards(db: sqlite3.Connection) -> None:
             changed_at REAL NOT NULL DEFAULT 0  -- card or link last changed: pages re-render
         ) WITHOUT ROWID;
         CREATE INDEX cards_due ON cards (next_check);
+        -- A card reaches every list's entry of its URL (UPDATE … WHERE identity = ?).
+        CREATE INDEX entries_identity ON entries (identity);
         -- The card's text joins the entry's in the search index, weighted below the title.
         ALTER TABLE entries ADD COLUMN card_text TEXT NOT NULL DEFAULT '';
         DROP TRIGGER entries_ai;
