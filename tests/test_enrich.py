@@ -305,10 +305,10 @@ def test_arxiv_is_asked_in_batches_of_100_spaced_as_asked(
         f"- [P{i}](https://arxiv.org/abs/2401.{i:05d})\n" for i in range(150)
     )
     db = synced(repo, tmp_path, text)
-    enrich(db, web.config(arxiv_spacing=0.5))
+    enrich(db, web.config(arxiv_spacing=1.0))
     asked = web.requests("/arxiv/")
     assert [len(seen.query["id_list"].split(",")) for seen in asked] == [100, 50]
-    assert asked[1].at - asked[0].at >= 0.45
+    assert asked[1].at - asked[0].at >= 0.8  # 1 s apart, less slack for the answers
     assert sum(1 for s in states(db).values() if s.card) == 150
 
 
