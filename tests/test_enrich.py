@@ -412,7 +412,6 @@ def test_hostile_pages_and_apis_are_cleaned_bounded_and_survived(
     text = ("# L\n\n- [a](https://arxiv.org/abs/2404.19756)\n- [b](https://github.com/a/b)\n"
             "- [c](https://doi.org/10.1/x)\n"
             + "".join(f"- [{n}]({web.url(n)})\n" for n in web.pages))  # fmt: skip
-    web.pages["x"] = Page(body="<title>doi fallback</title>")
     db = synced(repo, tmp_path, text)
     enrich(db, web.config(timeout=1, max_page_size="1MB"))
     found = states(db)

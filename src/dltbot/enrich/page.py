@@ -24,10 +24,10 @@ def is_html(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in HTML_TYPES
 
 
-def card_from_html(body: bytes, url: str, charset: str | None = None) -> Card | None:
-    """Return what the page says of itself, or None when it says nothing useful."""
-    text = body.decode(charset or "utf-8", errors="replace") if charset else _decode(body)
-    tree = HTMLParser(text)
+def card_from_html(body: bytes, url: str, content_type: str = "") -> Card | None:
+    """Return what the page says of itself, or None when it says nothing useful. The
+    charset is the Content-Type's, else the page's own (an unknown name is ignored)."""
+    tree = HTMLParser(_decode(body, content_type.partition("charset=")[2].strip(" \"';")))
     meta: dict[str, list[str]] = {}
     for node in tree.css("meta"):
         key = (node.attributes.get("name") or node.attributes.get("property") or "").lower()
@@ -75,8 +75,14 @@ def card_from_html(body: bytes, url: str, charset: str | None = None) -> Card | 
     return card if card.title or card.abstract else None
 
 
-def _decode(body: bytes) -> str:
-    """Decode as the page's <meta charset> says (GBK pages are common in the seed list)."""
+def _decode(body: bytes, charset: str = "") -> str:
+    """Decode as the header's charset, else as the page's <meta charset> says (GBK pages are
+    common in the seed list), else as UTF-8."""
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:
+            pass  # a charset name Python does not know
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

@@ -238,14 +238,18 @@ class Enricher:
             seen = _api_error("GitHub API", response)
         results.append((state, card, seen, response))
 
-    async def _doi(self, http: Http, state: CardState, results: list[Any]) -> None:
-        found = doi.doi_of(state.url) or ""
+    async def _crossref(self, http: Http, found: str) -> tuple[Card | None, Response]:
+        """Crossref's record of a DOI (None: Crossref does not know it, or failed)."""
         response = await http.get(
             doi.works_url(self.config.crossref_api, found),
             headers={"Accept": "application/json"},
             trusted=True,
         )
         card = doi.card_from_crossref(response.body) if response.status == 200 else None
+        return card, response
+
+    async def _doi(self, http: Http, state: CardState, results: list[Any]) -> None:
+        card, response = await self._crossref(http, doi.doi_of(state.url) or "")
         if card is not None:
             results.append((state, card, Observation("ok", 200), response))
         else:  # not a Crossref DOI (DataCite, …) or Crossref is down: ask the page itself
@@ -261,26 +265,18 @@ class Enricher:
         response = await http.get(state.url, headers=headers, max_size=self.config.max_page_size)
         seen = observe(response)
         card: Card | None = None
-        if response.status == 200 and page.is_html(response.headers.get("Content-Type", "")):
-            content_type = response.headers.get("Content-Type", "")
-            charset = content_type.partition("charset=")[2].strip(" \"';") or None
+        content_type = response.headers.get("Content-Type", "")
+        if response.status == 200 and page.is_html(content_type):
             # Parsed in a thread: a 2 MB page must not hold the event loop (the bot, the web).
-            try:
-                card = await asyncio.to_thread(
-                    page.card_from_html, response.body, response.url, charset
-                )
-            except LookupError:  # an unknown charset name
-                card = await asyncio.to_thread(page.card_from_html, response.body, response.url)
+            card = await asyncio.to_thread(
+                page.card_from_html, response.body, response.url, content_type
+            )
             state.etag = response.headers.get("ETag")
             state.last_modified = response.headers.get("Last-Modified")
             if card is not None and card.doi and not card.authors:
                 # A publisher's page that names its DOI but not its authors: ask Crossref.
-                work = await http.get(
-                    doi.works_url(self.config.crossref_api, card.doi),
-                    headers={"Accept": "application/json"},
-                    trusted=True,
-                )
-                if work.status == 200 and (found := doi.card_from_crossref(work.body)):
+                found, _ = await self._crossref(http, card.doi)
+                if found is not None:
                     card = replace(found, pdf=found.pdf or card.pdf)
         results.append((state, card, seen, response))
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..models import Card, CardState, LinkHealth
-from .base import Connection
+from ..models import Card, CardState
+from .base import CARD_COLUMNS, CARD_JOIN, Connection, card_of
 
 
 def search_text(card: Card | None) -> str:
@@ -25,10 +25,10 @@ class CardStore(Connection):
         """Return the enrichment state of every current entry's URL (of one list), in list
         order; URLs never looked at have a fresh state."""
         sql = (
-            "SELECT e.identity AS identity, e.url AS url, k.card, k.link, k.fetched_at, "
+            f"SELECT e.identity AS identity, e.url AS url, {CARD_COLUMNS}, k.fetched_at, "
             "k.next_check, k.hard_count, k.hard_last, k.failures, k.etag, k.last_modified "
             "FROM entries e JOIN lists l ON l.id = e.list_id "
-            "LEFT JOIN cards k ON k.identity = e.identity"
+            f"{CARD_JOIN.format(table='e')}"
         )
         params: list[Any] = []
         if list_name is not None:
@@ -38,11 +38,12 @@ class CardStore(Connection):
         for row in self.db.execute(sql + " ORDER BY l.name, e.position", params):
             if row["identity"] in states:
                 continue
+            card, link = card_of(row)
             states[row["identity"]] = CardState(
                 identity=row["identity"],
                 url=row["url"],
-                card=Card.from_json(json.loads(row["card"])) if row["card"] else None,
-                link=LinkHealth.from_json(json.loads(row["link"])) if row["link"] else None,
+                card=card,
+                link=link,
                 fetched_at=row["fetched_at"] or 0.0,
                 next_check=row["next_check"] or 0.0,
                 hard_count=row["hard_count"] or 0,

@@ -51,7 +51,7 @@ class TelegramStore(Connection):
             ).fetchone()
             if row and row["active"]:
                 return False
-            cursor = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            cursor = self.last_event_id()
             self.db.execute(
                 "INSERT INTO chats (chat_id) VALUES (?) ON CONFLICT (chat_id) DO UPDATE "
                 "SET active = 1, reason = NULL",
@@ -102,7 +102,7 @@ class TelegramStore(Connection):
         """
         added = 0
         with self.atomic():
-            top = self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            top = self.last_event_id()
             if upto is not None:
                 top = min(top, upto)
             subs = self.db.execute(
