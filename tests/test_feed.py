@@ -226,3 +226,39 @@ def test_fixture_feed_has_the_newest_additions_with_their_dates(tmp_path: Path) 
     assert [(e.title, e.published) for e in feedparser.parse(data).entries] == newest
     assert newest[0] == ("math-inc", "2026-03-14T11:37:10+08:00")
     storage.close()
+
+
+def test_links_inside_descriptions_stay_links(repo: GitRepo, tmp_path: Path) -> None:
+    """The feed, the page and Telegram link the description's links; a javascript: link or
+    hostile link text stays text."""
+    from dltbot.present import entry_json
+    from dltbot.view import entry_html
+
+    text = (
+        "# L\n\n## S\n\n- [Paper](https://p.org) code [on GitHub](https://github.com/o/r), "
+        "see [1 < 2](javascript:alert(1)) too\n"
+    )
+    repo.commit({"README.md": text}, "start")
+    site, storage = make_site(tmp_path, repo)
+    data = site.feed("dlt").body
+    assert validate_atom(data, tmp_path).startswith("VALID")
+    content = feedparser.parse(data).entries[0].content[0].value
+    assert (
+        '<a href="https://github.com/o/r" rel="noopener">on GitHub</a>, see 1 &lt; 2 too' in content
+    )
+    assert "javascript" not in content
+    page = site.index().body.decode()
+    assert '<a href="https://github.com/o/r" rel="noopener">on GitHub</a>' in page
+    (stored,) = storage.entries("dlt")
+    assert stored.entry.description == "code on GitHub, see 1 < 2 too"
+    assert entry_json(stored.entry)["description_links"] == [  # JSON: http(s) links only
+        {"start": 5, "end": 14, "url": "https://github.com/o/r"}
+    ]
+    html, plain = entry_html(stored.entry)
+    assert html.endswith('\ncode <a href="https://github.com/o/r">on GitHub</a>, see 1 &lt; 2 too')
+    assert plain.endswith("\ncode on GitHub, see 1 < 2 too")
+    # Cut inside the link: what is left of it is still the link.
+    html, plain = entry_html(stored.entry, description_limit=10)
+    assert html.endswith('\ncode <a href="https://github.com/o/r">on G</a>…')
+    assert plain.endswith("\ncode on G…")
+    storage.close()

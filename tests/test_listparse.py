@@ -54,7 +54,9 @@ def test_malformed_double_parenthesis_link() -> None:
         "https://www.zhihu.com/question/323747423/answer/1",
         "zhihu.com/question/323747423/answer/1",
     )
-    assert entry.description == "其知乎介绍可看"
+    # The link stands inside the sentence: the sentence keeps its words, the link among them.
+    assert entry.description == "其知乎介绍可看Adai-zhihu"
+    assert entry.text_links == ((7, 17, entry.url),)
 
 
 def test_url_with_trailing_space() -> None:
@@ -113,7 +115,7 @@ def test_linkless_sub_items_describe_their_entry() -> None:
         "    + 1.2 stochastic equations\n"
     )
     (entry,) = parse_entries(text)
-    assert entry.description == "总结了六个方向。 complexity approaches; stochastic equations"
+    assert entry.description == "总结了六个方向。complexity approaches; stochastic equations"
     assert entry.identity == "arxiv.org/abs/2012.10931"
 
 
@@ -205,7 +207,8 @@ def test_extra_links_are_kept() -> None:
     text = "- [Sphere](https://github.com/s) / [post](https://math.inc/s) and [again](https://github.com/s)\n"
     entry = parse_entries(text)[0]
     assert entry.extra_links == ("https://math.inc/s",)
-    assert entry.description == "/ post and again"
+    assert entry.description == "post and again"  # no separator left dangling
+    assert entry.text_links == ((0, 4, "https://math.inc/s"), (9, 14, "https://github.com/s"))
 
 
 def test_same_url_twice_is_one_entry_with_two_occurrences() -> None:
@@ -259,3 +262,116 @@ def test_list_parser_matches_a_whole_parse_and_reuses_unchanged_entries() -> Non
 def test_invalid_utf8_and_binary_do_not_raise() -> None:
     parsed = ListParser().parse(b"\xff\xfe- [caf\xe9](http://c.org) d\xe9j\xe0\n\x00\x01")
     assert [(e.title, e.description) for e in parsed.entries()] == [("caf", "dj")]
+
+
+# --- text as written (the quoted lines are from the seed list, awesome-go and a large ML list) --
+
+
+def described(text: str) -> tuple[str, str]:
+    (entry,) = parse_entries(text)
+    return entry.title, entry.description
+
+
+def test_no_space_is_invented_around_links_and_code() -> None:
+    assert described("- [T](http://t.org) text [x](http://x.org), more\n")[1] == "text x, more"
+    assert described("- [T](http://t.org) 和[ImageNet](http://i.org)在\n")[1] == "和ImageNet在"
+    line = "- [Echo](http://e.org) - Fast, forked from `httprouter`. The router.\n"
+    assert described(line)[1] == "Fast, forked from httprouter. The router."
+    assert described("- [T](http://t.org) read the paper [here](http://p.org).\n")[1] == (
+        "read the paper here."
+    )
+
+
+def test_a_title_link_inside_a_sentence_keeps_its_words() -> None:
+    line = (
+        "- **后续线索**：相关延伸工作已经出现，例如 [Murmurations of Mestre-Nagao sums]"
+        "(https://arxiv.org/abs/2403.17626)，说明这种路线并不是一次性的尝试。\n"
+    )
+    (entry,) = parse_entries(line)
+    assert entry.title == "Murmurations of Mestre-Nagao sums"
+    assert entry.description == (
+        "后续线索：相关延伸工作已经出现，例如 Murmurations of Mestre-Nagao sums，"
+        "说明这种路线并不是一次性的尝试。"
+    )
+    start = entry.description.index("Murmurations")
+    assert entry.text_links == ((start, start + 33, "https://arxiv.org/abs/2403.17626"),)
+
+
+def test_no_separator_is_left_dangling_and_description_links_stay_links() -> None:
+    line = (
+        "- 🔥 [Sphere Packing in Lean](https://github.com/math-inc/Sphere-Packing-Lean) / "
+        "[official post](https://math.inc/sphere-packing)：Maryna Viazovska 2022\n"
+    )
+    (entry,) = parse_entries(line)
+    assert entry.description == "official post：Maryna Viazovska 2022"
+    assert entry.text_links == ((0, 13, "https://math.inc/sphere-packing"),)
+
+
+def test_wrapping_words_in_a_link_changes_no_text() -> None:
+    # The seed's commit 691510b.
+    before = "- [What is an equivariant network?](http://e.pdf )文章证明了AlphaFold2和ImageNet classification在没有假设情况下是等价的。\n"
+    after = before.replace(
+        "ImageNet classification", "[ImageNet classification](https://papers.nips.cc/x)"
+    )
+    (old,), (new,) = parse_entries(before), parse_entries(after)
+    assert old.same_text(new)
+    assert old != new  # the span is stored (silently), so outputs can link it
+    assert new.description[slice(*new.text_links[0][:2])] == "ImageNet classification"
+
+
+def test_description_keeps_the_source_order_around_a_nested_list() -> None:
+    text = (
+        "35. [Overparameterized ReLU](https://arxiv.org/pdf/2209.15265.pdf)2023,这是一篇论文\n"
+        "    本文的主要贡献包括以下几个方面：\n\n"
+        "    1. 对于两层ReLU网络，研究了其训练。\n"
+        "    2. 提出了神经同构的概念。\n\n"
+        "    总之，本文证明了过参数化的ReLU神经网络能够学习最简单的模型。\n"
+    )
+    assert described(text)[1] == (
+        "2023,这是一篇论文本文的主要贡献包括以下几个方面：对于两层ReLU网络，研究了其训练。"
+        "提出了神经同构的概念。总之，本文证明了过参数化的ReLU神经网络能够学习最简单的模型。"
+    )
+
+
+def test_a_generic_link_is_titled_by_its_sentence() -> None:
+    line = (
+        "* For a list of free machine learning books available for download, go "
+        "[here](https://github.com/o/free-books). Updated weekly.\n"
+    )
+    assert described(line) == (
+        "For a list of free machine learning books available for download, go here.",
+        "Updated weekly.",
+    )
+    assert described("- 课程视频见[这里](http://v.org)。讲义另附。\n") == (
+        "课程视频见这里。",
+        "讲义另附。",
+    )
+
+
+def test_merge_conflict_markers_are_no_entry_text() -> None:
+    text = (
+        "## A\n"
+        "<<<<<<< HEAD\n"
+        "- [Adam](https://arxiv.org/abs/1412.6980) optimizer\n"
+        "=======\n"
+        "- [Adam](https://arxiv.org/abs/1412.6980) an optimizer\n"
+        ">>>>>>> feature\n"
+        "- [SGD](http://sgd.org) plain\n"
+    )
+    entries = parse_entries(text)
+    assert [(e.title, e.description, e.occurrences) for e in entries] == [
+        ("Adam", "optimizer", 2),
+        ("SGD", "plain", 1),
+    ]
+    assert "<<<" not in repr(entries) and ">>>" not in repr(entries)
+    assert ListParser().parse(text.encode()).entries() == entries
+    # A "=======" outside a "<<<<<<<" … ">>>>>>>" run is a setext underline, not a conflict.
+    lone = "# Top\n<<<<<<< not closed\n\nT\n=======\n- [x](http://x.org)\n"
+    assert parse_entries(lone)[0].section == ("T",)
+
+
+def test_forged_link_marks_in_the_text_are_dropped() -> None:
+    line = "- [T](http://t.org) a\U000f0003b\ue001c [d](http://d.org)\n"
+    (entry,) = parse_entries(line)
+    assert entry.description == "abc d"
+    assert entry.text_links == ((4, 5, "http://d.org"),)

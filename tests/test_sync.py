@@ -287,3 +287,28 @@ def test_a_heading_below_an_html_block_follows_commonmark(
     repo.commit({"README.md": f'# L\n\n<a name="s"></a>\n## S\n{item}'}, "anchor closed")
     run(storage, repo, tmp_path)
     assert summary(storage) == [("added", "T", "anchor closed")]
+
+
+def test_a_parser_upgrade_rereads_the_head_without_events(
+    storage: Storage, repo: GitRepo, tmp_path: Path
+) -> None:
+    """A database written by an older parser (spaces invented around links, no spans) is
+    re-read at its head before new commits are diffed: no "changed" noise, the new
+    commit's own edit still reported."""
+    text = "# L\n\n## S\n\n- [T](https://t.org) text [x](https://x.org), more\n"
+    repo.commit({"README.md": text}, "start")
+    run(storage, repo, tmp_path)
+    with storage.atomic():  # what version 1 of the parser had stored
+        storage.db.execute("UPDATE entries SET description = 'text x , more', text_links = '[]'")
+        storage.db.execute("UPDATE lists SET parser_version = 1")
+    repo.commit({"README.md": text + "- [U](https://u.org) new\n"}, "add U")
+    run(storage, repo, tmp_path)
+    assert summary(storage) == [("added", "T", "start"), ("added", "U", "add U")]
+    (entry, _) = [s.entry for s in storage.entries("l")]
+    assert (entry.description, entry.text_links) == ("text x, more", ((5, 6, "https://x.org"),))
+    state = storage.list_state("l")
+    assert state is not None and state.parser_version == 2
+    # The upgraded list goes on as any other: an edit is an edit.
+    repo.commit({"README.md": text.replace("more", "much more")}, "edit T")
+    run(storage, repo, tmp_path)
+    assert summary(storage)[-2:] == [("changed", "T", "edit T"), ("removed", "U", "edit T")]

@@ -23,7 +23,7 @@ from . import urls
 from .models import FeedEvent
 from .untrusted import xml_safe
 from .urls import safe_link
-from .view import EntryView, attr_html, text_html
+from .view import EntryView, attr_html, linked_html, text_html
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"
@@ -96,7 +96,7 @@ def event_item(event: FeedEvent) -> FeedItem:
         summary = f'<a href="{attr_html(commit_link)}">{summary}</a>'
     content = []
     if entry.description:
-        content.append(f"<p>{text_html(entry.description)}</p>")
+        content.append(f"<p>{linked_html(entry.description, entry.text_links)}</p>")
     if event.kind in ("added", "restored"):
         # What the link is: authors, abstract, date, PDF and code. A card that arrives later
         # changes the content but not `updated`: the entry does not become unread again.

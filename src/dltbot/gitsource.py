@@ -39,6 +39,7 @@ _SSH_COMMAND = (
 )
 
 StopCheck = Callable[[], bool]
+Repo = git.Repo  # for callers' annotations: they never import GitPython
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,6 +284,20 @@ def _m008_cards(db: sqlite3.Connection) -> None:
     )
 
 
+def _m009_text_links(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- The links inside a description: JSON [[start, end, url], …] spans of it.
+        ALTER TABLE entries ADD COLUMN text_links TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE events ADD COLUMN text_links TEXT NOT NULL DEFAULT '[]';
+        -- The parser version the list's entries were read with (0: before versions): a newer
+        -- parser re-reads the head silently before diffing new commits.
+        ALTER TABLE lists ADD COLUMN parser_version INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -293,6 +307,7 @@ MIGRATIONS: list[Migration] = [
     _m006_entry_sections,
     _m007_events_by_date,
     _m008_cards,
+    _m009_text_links,
 ]
 
 

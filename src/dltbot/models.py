@@ -27,6 +27,10 @@ class Entry:
     # The heading paths of the URL's other occurrences (an entry listed in several sections),
     # so every section it stands in finds it.
     sections: tuple[tuple[str, ...], ...] = ()
+    # The links inside the description, as (start, end, url) spans of it: shown as links
+    # where the output can show them. Not compared by same_text: wrapping words in a link
+    # changes no text.
+    text_links: tuple[tuple[int, int, str], ...] = ()
 
     @property
     def all_sections(self) -> tuple[tuple[str, ...], ...]:
@@ -100,6 +104,7 @@ class ListState:
     failing_since: str | None
     backfilled_at: str | None
     created_at: str | None = None  # when dltbot first followed it (an empty feed's date)
+    parser_version: int = 0  # the listparse.PARSER_VERSION its entries were read with
 
 
 CardSource = Literal["arxiv", "github", "doi", "page"]

@@ -8,9 +8,9 @@ from . import paths
 from .bot.text import t
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
-from .untrusted import redact, shorten, xml_safe
+from .untrusted import redact, xml_safe
 from .urls import safe_link
-from .view import EntryView
+from .view import EntryView, linked_html
 from .view import attr_html as escape  # the one escaping rule (view.py)
 
 _STYLE = """
@@ -183,7 +183,8 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
     if section:
         parts.append(f' <span class="section">{escape(section)}</span>')
     if view.entry.description:
-        parts.append(f'<p class="desc">{escape(shorten(view.entry.description, 220))}</p>')
+        shown = linked_html(view.entry.description, view.entry.text_links, 220, escape)
+        parts.append(f'<p class="desc">{shown}</p>')
     parts.append(view.card_html(lang, abstract_limit=300))
     parts.append("</li>")
     return "".join(parts)

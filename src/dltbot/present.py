@@ -27,11 +27,21 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "parents": list(entry.parents),
         "parent": entry.parent,
         "description": entry.description,
+        "description_links": links_json(entry),
         "extra_links": list(entry.extra_links),
         "occurrences": entry.occurrences,
         # Every heading path the URL stands under, the first one (`section`) included.
         "sections": [list(section) for section in entry.all_sections],
     }
+
+
+def links_json(entry: Entry) -> list[dict[str, Any]]:
+    """The description's links: characters [start, end) of it link to url (http(s) only)."""
+    return [
+        {"start": start, "end": end, "url": url}
+        for start, end, url in entry.text_links
+        if safe_link(url, ("http", "https"))
+    ]
 
 
 def event_json(event: StoredEvent) -> dict[str, Any]:
@@ -45,6 +55,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "identity": event.entry.identity,
         "section": list(event.entry.section),
         "description": event.entry.description,
+        "description_links": links_json(event.entry),
         "commit": event.commit.sha,
         "date": event.commit.date,
         "author": event.commit.author,

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import gitsource, urls
 from .diff import DiffState, diff_entries
 from .errors import ConcurrentSyncError, DltbotError, ListFileMissingError
-from .listparse import ListParser, ParsedList
+from .listparse import PARSER_VERSION, ListParser, ParsedList
 from .models import Commit, ListSource, SyncReport
 from .storage import Storage
 from .untrusted import redact
@@ -100,15 +100,19 @@ def sync_list(
         if parsers is not None:
             parsers[source.name] = parser
         walker = _Walker(storage, state.id, parser, state.head)
+        rewritten = bool(state.head) and state.head != head
+        rewritten = rewritten and not gitsource.is_ancestor(repository, state.head or "", head)
+        if state.head and not rewritten and state.parser_version != PARSER_VERSION:
+            walker.reread(repository, state.head, path, source.max_file_bytes)
         if state.head == head:
             pass
-        elif state.head and not gitsource.is_ancestor(repository, state.head, head):
+        elif rewritten:
             # History was rewritten under us: diff what we hold against the new head, so
             # nothing already announced is announced again.
             log.warning(
                 "list %s: last processed commit %s is gone; diffing against head %s",
                 source.name,
-                state.head[:12],
+                (state.head or "")[:12],
                 head[:12],
             )
             walker.process(
@@ -134,7 +138,9 @@ def sync_list(
                     progress(done, len(versions))
         if not report.stopped:
             walker.finish()
-            storage.mark_synced(state.id, head, now_iso(), backfilled=True)
+            storage.mark_synced(
+                state.id, head, now_iso(), backfilled=True, parser_version=PARSER_VERSION
+            )
             parser.synced_to = head
             report.head = head
     except ConcurrentSyncError as error:
@@ -194,6 +200,35 @@ class _Walker:
             self.storage.record_commit(self.list_id, commit, (), (), (), self.head)
         self.head = commit.sha
         self.parser.synced_to = commit.sha  # the skipped version changed no state
+
+    def reread(self, repository: gitsource.Repo, sha: str, path: str, max_bytes: int) -> None:
+        """Read the version the database holds again with this parser, and store the entries
+        as it reads them without events: a parser upgrade is not an edit of the list.
+
+        A head version that cannot be read (deleted, too large, not text) is left as it is.
+        """
+        commit = gitsource.commit_info(repository, sha)
+        try:
+            gitsource.check_file_size(repository, sha, path, max_bytes)
+            data = gitsource.read_file(repository, sha, path)
+        except DltbotError as error:
+            log.info("list file at %s not re-read: %s", sha[:12], error)
+            data = b""
+        if data and not_text(data) is None:
+            parsed = self.parser.parse(data)
+            new, old = parsed.by_identity, self.state.current
+            positions = parsed.positions()
+            changed = [(positions[i], entry) for i, entry in new.items() if old.get(i) != entry]
+            removed = sorted(old.keys() - new.keys())
+            self.parser.synced_to = sha
+            self.state.current = new
+            self.state.seen.update(new)
+            self.last = parsed
+        else:
+            changed, removed = [], []
+        self.storage.reread_entries(self.list_id, commit, changed, removed, PARSER_VERSION)
+        log.info("list re-read at %s by parser %d: %d entries updated", sha[:12],
+                 PARSER_VERSION, len(changed) + len(removed))  # fmt: skip
 
     def process(self, commit: Commit, data: bytes) -> None:
         """Record the events of one version of the list file."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .bot.text import META_LIMIT, TITLE_LIMIT, t
@@ -38,6 +38,37 @@ def link_html(url: str | None, text: str, schemes: tuple[str, ...] = ("http", "h
     if href is None:
         return text_html(text)
     return f'<a href="{attr_html(href)}" rel="noopener">{text_html(text)}</a>'
+
+
+def linked_html(
+    text: str,
+    spans: Sequence[tuple[int, int, str]],
+    limit: int | None = None,
+    escape: Callable[[str], str] = text_html,
+    rel: bool = True,
+) -> str:
+    """Text as HTML with its links (Entry.text_links) as links, cut to `limit` characters.
+
+    Only http(s) links become links; a span cut by the limit links what is left of it.
+    """
+    shown = shorten(text, limit) if limit else text
+    cut = len(shown) if shown == text else len(shown) - 1  # "…" was appended
+    out = []
+    pos = 0
+    for start, end, url in spans:
+        if start >= cut:
+            break
+        if start < pos or end <= start:
+            continue  # overlapping or empty: not what the parser writes
+        href = safe_link(url, ("http", "https"))
+        if href is None:
+            continue
+        end = min(end, cut)
+        attrs = f'href="{attr_html(href)}"' + (' rel="noopener"' if rel else "")
+        out.append(f"{escape(shown[pos:start])}<a {attrs}>{escape(shown[start:end])}</a>")
+        pos = end
+    out.append(escape(shown[pos:]))
+    return "".join(out)
 
 
 def first_sentences(text: str, count: int = 2, limit: int = 320) -> str:
@@ -156,17 +187,21 @@ def entry_html(
     else:
         html_text = f'• <a href="{html.escape(link, quote=True)}">{html.escape(title)}</a>'
     plain = f"• {title}"
-    lines = []
+    lines = []  # (plain text, its HTML)
     if meta:
-        lines.append(("i", shorten(" · ".join(meta), META_LIMIT)))
+        line = shorten(" · ".join(meta), META_LIMIT)
+        lines.append((line, f"<i>{html.escape(line)}</i>"))
     if authors := view.authors():
-        lines.append(("", "👤 " + shorten(authors, META_LIMIT)))
+        line = "👤 " + shorten(authors, META_LIMIT)
+        lines.append((line, html.escape(line)))
     if entry.description and description_limit:
-        lines.append(("", shorten(entry.description, description_limit)))
+        shown = linked_html(
+            entry.description, entry.text_links, description_limit, html.escape, rel=False
+        )
+        lines.append((shorten(entry.description, description_limit), shown))
     if abstract and (gist := first_sentences(view.abstract())):
-        lines.append(("", gist))
-    for tag, line in lines:
-        shown = html.escape(line)
-        html_text += f"\n<{tag}>{shown}</{tag}>" if tag else f"\n{shown}"
+        lines.append((gist, html.escape(gist)))
+    for line, shown in lines:
+        html_text += "\n" + shown
         plain += "\n" + line
     return html_text, plain

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import operator
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,7 @@ from .text import clean_text, join_text, strip_numbering
 from .walker import EventWalker, Heading, Record
 
 __all__ = [
+    "PARSER_VERSION",
     "ListParser",
     "ParsedList",
     "clean_text",
@@ -32,6 +34,11 @@ __all__ = [
     "split_like",
     "strip_numbering",
 ]
+
+# Bumped when the same text gives different entries: a list read by an older version has its
+# head re-read silently before new commits are diffed, so a parser upgrade is not news.
+# 2: text as written (no invented spaces), links in descriptions, conflict markers dropped.
+PARSER_VERSION = 2
 
 _OPTIONS = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 _Headings = tuple[Heading, ...]
@@ -64,6 +71,7 @@ class ListParser:
         """
         if isinstance(data, str):
             data = data.encode("utf-8", errors="surrogatepass")
+        data = without_conflict_markers(data)
         chunks = split_like(data, self._chunks, self._scans)
         self._chunks = chunks
         if len(self._scans) > 4 * len(chunks) + 64:
@@ -113,14 +121,49 @@ class ListParser:
         return refs
 
 
+# A line of a merge conflict committed by mistake: "<<<<<<< HEAD", "|||||||", "=======",
+# ">>>>>>> branch" (exactly seven, as git writes them).
+_CONFLICT_LINE = re.compile(rb"(?m)^(<{7}|\|{7}|={7}|>{7})(?:[ \t][^\n]*)?\r?$")
+
+
+def without_conflict_markers(data: bytes) -> bytes:
+    """Blank the marker lines of committed merge conflicts: they are no entry's text.
+
+    Only a "<<<<<<<" … ">>>>>>>" run counts (a lone "=======" underlines a heading). The
+    lines are blanked, not removed, so the two sides stay apart as they were written.
+    """
+    if b"<<<<<<<" not in data:
+        return data
+    blank: list[tuple[int, int]] = []
+    run: list[tuple[int, int]] = []
+    for match in _CONFLICT_LINE.finditer(data):
+        kind = match[1][:1]
+        if kind == b"<":
+            run = [match.span()]
+        elif run:
+            run.append(match.span())
+            if kind == b">":
+                blank.extend(run)
+                run = []
+    if not blank:
+        return data
+    pieces, last = [], 0
+    for start, end in blank:
+        pieces.append(data[last:start])
+        last = end
+    pieces.append(data[last:])
+    return b"".join(pieces)
+
+
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
 def parse_entries(text: str | bytes, base_url: str | None = None) -> list[Entry]:
     """Return the entries of a list file's text, parsed whole (ListParser caches by chunk)."""
-    if isinstance(text, bytes):
-        text = _decode(text)
+    if isinstance(text, str):
+        text = text.encode("utf-8", errors="surrogatepass")
+    text = _decode(without_conflict_markers(text))
     refs = _reference_definitions(text)
     records = list(_parse_chunk(text, refs, base_url))
     entries, _ = _apply_headings(records, (), _title_count(records) == 1)
@@ -159,7 +202,8 @@ def _apply_headings(
             # Positional, not dataclasses.replace(): this runs for every entry re-parsed.
             entries.append(
                 Entry(record.identity, record.url, record.title, record.description, section,
-                      record.parents, record.parent, record.extra_links, record.occurrences)
+                      record.parents, record.parent, record.extra_links, record.occurrences,
+                      record.sections, record.text_links)
             )  # fmt: skip
             continue
         level, text = record

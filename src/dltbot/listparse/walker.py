@@ -8,7 +8,19 @@ from typing import Any
 
 from .. import urls
 from ..models import Entry
-from .text import clean_text, join_text, strip_lead, strip_numbering
+from .text import (
+    clean_text,
+    is_generic,
+    join_text,
+    marked,
+    sentence_bounds,
+    spans_of,
+    split_marked,
+    strip_lead,
+    strip_numbering,
+    tidy_marks,
+    unmarked,
+)
 
 
 @dataclass(slots=True)
@@ -21,14 +33,21 @@ class _Seg:
     # the growing text once per line.
     parts: list[str] | None = None
     joined: int = 0  # parts[:joined] are already blocks of _BLOCK lines joined
+    # Set on the line that stands where a nested list was: its items, in source order.
+    items: list[_Item] | None = None
 
 
 @dataclass(slots=True)
 class _Item:
-    """A list item: its own lines of inline segments and its nested items."""
+    """A list item: its lines of inline segments, and its nested lists as lines of their own
+    (`_Seg.items`) where they stand, so its text keeps the source order."""
 
     lines: list[list[_Seg]] = field(default_factory=lambda: [[]])
-    children: list[_Item] = field(default_factory=list)
+
+
+def _line_text(line: list[_Seg]) -> str:
+    """A line's text as written: its pieces are joined with nothing in between."""
+    return line[0].text if len(line) == 1 else "".join(seg.text for seg in line)
 
 
 # What a chunk yields: headings and entries without section or position (those depend on the
@@ -51,16 +70,15 @@ def _fold(lines: list[list[_Seg]], keep: int = 0) -> None:
     if len(lines) - 3 < keep:
         return
     done, before = lines[-2], lines[-3]
-    if not before or any(seg.url is not None for seg in (*before, *done)):
+    if not before or any(s.url is not None or s.items is not None for s in (*before, *done)):
         return
     seg = before[0]
     if len(before) != 1 or seg.parts is None:
-        first = seg.text if len(before) == 1 else join_text(s.text for s in before)
-        seg = _Seg("", None, [first])
+        seg = _Seg("", None, [_line_text(before)])
         lines[-3] = [seg]
     assert seg.parts is not None
     # One plain text per line is the common case: kept as is, joined with the others later.
-    seg.parts.append(done[0].text if len(done) == 1 else join_text(s.text for s in done))
+    seg.parts.append(_line_text(done))
     if len(seg.parts) - seg.joined >= _BLOCK:  # a million lines keep a few strings
         seg.parts[seg.joined :] = [join_text(seg.parts[seg.joined :])]
         seg.joined += 1
@@ -89,11 +107,14 @@ def _apply_inline(event: Any, lines: list[list[_Seg]], link: _Seg | None) -> _Se
         return None
     if "Text" in event or "Code" in event:
         text = event.get("Text", event.get("Code", ""))
-        if link is not None:
-            link.text += text
-        else:
-            lines[-1].append(_Seg(text))
-    # InlineHtml (tags such as <font>, comments), math and footnote marks add no text.
+    elif event.get("InlineHtml", "")[:3].lower() == "<br":
+        text = " "
+    else:
+        return link  # other inline HTML (<font>, comments), math and footnote marks: no text
+    if link is not None:
+        link.text += text
+    else:
+        lines[-1].append(_Seg(text))
     return link
 
 
@@ -118,9 +139,8 @@ class EventWalker:
             if isinstance(event, dict) and "Start" in event:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "Heading" in tag:
-                    segs = self._inline()
-                    level = int(tag["Heading"]["level"][1])
-                    yield (level, clean_text(join_text(s.text for s in segs)))
+                    text = join_text(map(_line_text, self._lines()))
+                    yield (int(tag["Heading"]["level"][1]), clean_text(unmarked(text)))
                 elif isinstance(tag, dict) and "List" in tag:
                     for item in self._list(1):
                         yield from self._item_entries(item, (), None)[0]
@@ -203,7 +223,7 @@ class EventWalker:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "List" in tag:
                     if depth < MAX_DEPTH:
-                        item.children.extend(self._list(depth + 1))
+                        item.lines.append([_Seg("", items=self._list(depth + 1))])
                     else:
                         item.lines.extend(self._lines(flat=True))
                 elif tag == "Paragraph" or (isinstance(tag, dict) and "Heading" in tag):
@@ -257,21 +277,43 @@ class EventWalker:
         ]
 
     def _entry(
-        self,
-        segs: list[_Seg],
-        more_text: Iterable[str] = (),
-        parents: tuple[str, ...] = (),
-        parent: str | None = None,
+        self, lines: list[list[_Seg]], parents: tuple[str, ...] = (), parent: str | None = None
     ) -> Entry | None:
-        links = self._links(segs)
+        """An entry from its lines: the first link names it, the text as written describes it.
+
+        The description is the text less a leading title link and its separator; a title
+        link inside a sentence keeps its words there, and a link saying only "here" is titled
+        by its sentence. Links of the description are kept as spans of it (Entry.text_links).
+        """
+        links = self._links(seg for line in lines for seg in line)
         if not links:
             return None
         first = links[0]
         assert first.url is not None
+        urls_marked: list[str] = []
+        ids = {id(link): index for index, link in enumerate(links)}
+        for link in links:
+            assert link.url is not None
+            urls_marked.append(link.url)
+
+        def piece(seg: _Seg) -> str:
+            index = ids.get(id(seg))
+            return unmarked(seg.text) if index is None else marked(unmarked(seg.text), index)
+
+        text = clean_text(join_text(tidy_marks("".join(map(piece, line))) for line in lines))
         title = strip_numbering(clean_text(first.text)) or clean_text(first.text)
-        rest = [s.text for s in segs if s is not first]
-        description = clean_text(join_text([*rest, *more_text]))
-        description = strip_lead(description)
+        parts = split_marked(text, 0)
+        assert parts is not None
+        before, link_text, after = parts
+        if is_generic(title):
+            start, end = sentence_bounds(before, after)
+            title = clean_text(unmarked(before[start:] + link_text + after[:end]))
+            rest = join_text([before[:start], after[end:]])
+        elif not strip_lead(unmarked(before).strip()):
+            rest = after
+        else:
+            rest = text  # the sentence keeps its words, the title link among them
+        description, spans = spans_of(strip_lead(rest.strip()), urls_marked)
         extra = tuple(dict.fromkeys(s.url for s in links[1:] if s.url and s.url != first.url))
         return Entry(
             identity=urls.identity(first.url),
@@ -281,65 +323,68 @@ class EventWalker:
             parents=parents,
             parent=parent,
             extra_links=extra,
+            text_links=spans,
         )
 
     def _paragraph_entries(self, lines: list[list[_Seg]]) -> Iterator[Entry]:
         """A paragraph line holding a link is an entry; link-less lines after it continue it."""
-        pending: tuple[list[_Seg], list[str]] | None = None
+        pending: list[list[_Seg]] = []
         for line in lines:
             if self._links(line):
-                if pending is not None:
-                    entry = self._entry(*pending)
-                    if entry is not None:
-                        yield entry
-                pending = (line, [])
-            elif pending is not None:
-                pending[1].append(join_text(s.text for s in line))
-        if pending is not None:
-            entry = self._entry(*pending)
-            if entry is not None:
-                yield entry
+                if pending and (entry := self._entry(pending)) is not None:
+                    yield entry
+                pending = [line]
+            elif pending:
+                pending.append(line)
+        if pending and (entry := self._entry(pending)) is not None:
+            yield entry
 
     def _item_entries(
         self, item: _Item, parents: tuple[str, ...], parent: str | None
     ) -> tuple[list[Entry], list[str]]:
-        """Return the entries of an item's subtree, or its text when the subtree has none.
+        """Return the entries of an item's subtree, or its lines of text when the subtree
+        has none.
 
         An item with a link is an entry; a link-less item with entries below it is a label
         ("7. SGD" above "7.1 [nesterov](…)"); a link-less item without any describes the
-        entry it is nested in.
+        entry it is nested in, where it stands.
         """
-        own = [seg for line in item.lines for seg in line]
-        links = self._links(own)
+        own = [line for line in item.lines if line[0].items is None]
+        links = self._links(seg for line in own for seg in line)
         identity = urls.identity(links[0].url or "") if links else None
         label = ""
-        if not links and item.lines:
-            label = strip_numbering(clean_text(join_text(s.text for s in item.lines[0])))
+        if not links and own:
+            label = strip_numbering(clean_text(unmarked(_line_text(own[0]))))
         child_parents = (*parents, label) if label else parents
         entries: list[Entry] = []
-        leftovers: list[str] = []
-        for child in item.children:
-            child_entries, child_text = self._item_entries(child, child_parents, identity or parent)
-            entries.extend(child_entries)
-            leftovers.extend(child_text)
+        lines: list[list[_Seg]] = []  # the item's own lines and its children's text, in order
+        for line in item.lines:
+            if line[0].items is None:
+                lines.append(line)
+                continue
+            for child in line[0].items:
+                found, text = self._item_entries(child, child_parents, identity or parent)
+                entries.extend(found)
+                lines.extend([_Seg(part)] for part in text)
         if links:
-            entry = self._entry(own, leftovers, parents, parent)
+            entry = self._entry(lines, parents, parent)
             assert entry is not None
             return [entry, *entries], []
         if entries:
             return entries, []
-        text = strip_numbering(clean_text(join_text(s.text for s in own)))
-        return [], [text, *leftovers] if text else leftovers
+        texts = [clean_text(unmarked(_line_text(line))) for line in lines]
+        if texts and item.lines and item.lines[0][0].items is None:
+            texts[0] = strip_numbering(texts[0])  # "1.1 complexity approaches;"
+        return [], [text for text in texts if text]
 
     def _row_entries(self, rows: list[list[list[_Seg]]]) -> Iterator[Entry]:
         """A table row holding a link is an entry; the other cells are its description."""
         for cells in rows:
-            segs = [seg for cell in cells for seg in cell]
-            links = self._links(segs)
+            links = self._links(seg for cell in cells for seg in cell)
             if not links:
                 continue
             first_cell = next(c for c in cells if links[0] in c)
-            others = [join_text(s.text for s in c) for c in cells if c is not first_cell]
-            entry = self._entry(first_cell, [" | ".join(t for t in others if t)])
+            others = [_line_text(c).strip() for c in cells if c is not first_cell]
+            entry = self._entry([first_cell, [_Seg(" | ".join(t for t in others if t))]])
             if entry is not None:
                 yield entry

@@ -29,18 +29,18 @@ BUSY_TIMEOUT_MS = 10_000
 ENTRY_COLUMNS = (
     "e.identity, e.url, e.title, e.description, e.section, e.parents, e.parent, "
     "e.extra_links, e.occurrences, e.position, e.first_commit, e.first_date, "
-    "l.name AS list_name, e.other_sections"
+    "l.name AS list_name, e.other_sections, e.text_links"
 )
 # What enrichment knows of an entry's URL (joined by identity; NULL when nothing yet).
 CARD_COLUMNS = "k.card AS card, k.link AS link"
 CARD_JOIN = " LEFT JOIN cards k ON k.identity = {table}.identity"
 LIST_COLUMNS = (
     "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
-    "failing_since, backfilled_at, created_at"
+    "failing_since, backfilled_at, created_at, parser_version"
 )
 EVENT_COLUMNS = (
     "ev.id, l.name AS list_name, ev.kind, ev.identity, ev.url, ev.title, ev.description, "
-    "ev.section, ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
+    "ev.section, ev.text_links, ev.old_url, ev.old_title, ev.old_description, ev.old_section, "
     "c.sha, c.committed_at, c.author, c.summary"
 )
 
@@ -168,7 +168,7 @@ class Connection:
 
 
 def entry_values(entry: Entry) -> tuple[Any, ...]:
-    """The entries columns from identity to extra_links, then other_sections."""
+    """The entries columns from identity to extra_links, then other_sections, text_links."""
     text = " | ".join(" > ".join(section) for section in entry.all_sections)
     return (
         entry.identity,
@@ -181,7 +181,19 @@ def entry_values(entry: Entry) -> tuple[Any, ...]:
         entry.parent,
         json.dumps(entry.extra_links, ensure_ascii=False),
         json.dumps(entry.sections, ensure_ascii=False),
+        links_json(entry.text_links),
     )
+
+
+def links_json(spans: tuple[tuple[int, int, str], ...]) -> str:
+    return json.dumps(spans, ensure_ascii=False) if spans else "[]"
+
+
+def links_of(value: str | None) -> tuple[tuple[int, int, str], ...]:
+    """Spans from a text_links column ("[]" for most rows: no JSON parse)."""
+    if not value or value == "[]":
+        return ()
+    return tuple((int(start), int(end), str(url)) for start, end, url in json.loads(value))
 
 
 def entry_row(row: sqlite3.Row) -> Entry:
@@ -197,6 +209,7 @@ def entry_row(row: sqlite3.Row) -> Entry:
         extra_links=tuple(json.loads(row["extra_links"])),
         occurrences=row["occurrences"],
         sections=tuple(tuple(s) for s in json.loads(row["other_sections"])),
+        text_links=links_of(row["text_links"]),
     )
 
 
@@ -224,10 +237,13 @@ def stored_entry_row(row: sqlite3.Row) -> StoredEntry:
 
 def feed_event_row(row: sqlite3.Row) -> FeedEvent:
     url, title, description, section = row["url"], row["title"], row["description"], row["section"]
-    updated = row["committed_at"]
+    updated, links = row["committed_at"], row["text_links"]
     if row["edited"] is not None:
-        url, title, description, section, updated = json.loads(row["edited"])
-    entry = Entry(row["identity"], url, title, description, tuple(json.loads(section)))
+        url, title, description, section, updated, links = json.loads(row["edited"])
+    entry = Entry(
+        row["identity"], url, title, description, tuple(json.loads(section)),
+        text_links=links_of(links),
+    )  # fmt: skip
     commit = Commit(row["sha"], row["committed_at"], row["author"], row["summary"])
     card, link = card_of(row)
     return FeedEvent(
@@ -239,7 +255,7 @@ def feed_event_row(row: sqlite3.Row) -> FeedEvent:
 def event_row(row: sqlite3.Row) -> StoredEvent:
     entry = Entry(
         row["identity"], row["url"], row["title"], row["description"],
-        tuple(json.loads(row["section"])),
+        tuple(json.loads(row["section"])), text_links=links_of(row["text_links"]),
     )  # fmt: skip
     old = None
     if row["old_url"] is not None:

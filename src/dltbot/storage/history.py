@@ -18,6 +18,7 @@ from .base import (
     Connection,
     entry_row,
     entry_values,
+    links_json,
 )
 
 
@@ -89,17 +90,20 @@ class HistoryStore(Connection):
                 "UPDATE lists SET path = ?, branch = ? WHERE id = ?", (path, branch, list_id)
             )
 
-    def mark_synced(self, list_id: int, head: str, now: str, *, backfilled: bool) -> None:
-        """Record a successful sync up to head."""
+    def mark_synced(
+        self, list_id: int, head: str, now: str, *, backfilled: bool, parser_version: int = 0
+    ) -> None:
+        """Record a successful sync up to head, its entries read by that parser version."""
         with self.atomic():
             self.db.execute(
                 "UPDATE lists SET head = ?, status = 'ok', last_error = NULL, "
+                "parser_version = max(parser_version, ?), "
                 "last_sync_at = ?, last_success_at = ?, failing_since = NULL, "
                 "backfilled_at = CASE WHEN ? THEN coalesce(backfilled_at, ?) "
                 "ELSE backfilled_at END, "
                 "backfill_last_event = coalesce(backfill_last_event, "
                 "(SELECT coalesce(max(id), 0) FROM events WHERE list_id = ?)) WHERE id = ?",
-                (head, now, now, backfilled, now, list_id, list_id),
+                (head, parser_version, now, now, backfilled, now, list_id, list_id),
             )
 
     def mark_failing(self, list_id: int, error: str, now: str) -> None:
@@ -155,8 +159,33 @@ class HistoryStore(Connection):
         )
         if events:
             self._insert_events(list_id, commit, events)
+        self._write_entries(list_id, commit, changed, removed)
+
+    def reread_entries(
+        self,
+        list_id: int,
+        commit: Commit,
+        changed: Sequence[tuple[int, Entry]],
+        removed: Sequence[str],
+        parser_version: int,
+    ) -> None:
+        """Store the head as a newer parser reads it: entries updated, no events (the text
+        did not change, only how it is read), and the parser version."""
+        with self.atomic():
+            self._write_entries(list_id, commit, changed, removed)
+            self.db.execute(
+                "UPDATE lists SET parser_version = ? WHERE id = ?", (parser_version, list_id)
+            )
+
+    def _write_entries(
+        self,
+        list_id: int,
+        commit: Commit,
+        changed: Sequence[tuple[int, Entry]],
+        removed: Sequence[str],
+    ) -> None:
         if removed:
-            db.executemany(
+            self.db.executemany(
                 "DELETE FROM entries WHERE list_id = ? AND identity = ?",
                 [(list_id, identity) for identity in removed],
             )
@@ -167,7 +196,8 @@ class HistoryStore(Connection):
         self.db.executemany(
             "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
             "old_url, old_title, old_description, old_section, commit_sha, committed_at, "
-            "kind_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+            "text_links, kind_seq) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
             "(SELECT count(*) + 1 FROM events WHERE list_id = ?1 AND identity = ?3 AND kind = ?2))",
             [
                 (
@@ -184,6 +214,7 @@ class HistoryStore(Connection):
                     json.dumps(event.old.section, ensure_ascii=False) if event.old else None,
                     commit.sha,
                     commit.date,
+                    links_json(event.entry.text_links),
                 )
                 for event in events
             ],
@@ -200,9 +231,9 @@ class HistoryStore(Connection):
         )
         db.executemany(
             "INSERT INTO entries (list_id, identity, url, title, description, section, "
-            "section_text, parents, parent, extra_links, other_sections, position, "
+            "section_text, parents, parent, extra_links, other_sections, text_links, position, "
             "occurrences, first_commit, first_date, card_text) "
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date, "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.first_commit, s.first_date, "
             "coalesce((SELECT k.search_text FROM cards k WHERE k.identity = s.identity), '') "
             "FROM seen s WHERE s.list_id = ? AND s.identity = ? "
             "ON CONFLICT (list_id, identity) DO UPDATE SET url = excluded.url, "
@@ -210,6 +241,7 @@ class HistoryStore(Connection):
             "section = excluded.section, section_text = excluded.section_text, "
             "parents = excluded.parents, parent = excluded.parent, "
             "extra_links = excluded.extra_links, other_sections = excluded.other_sections, "
+            "text_links = excluded.text_links, "
             "position = excluded.position, occurrences = excluded.occurrences",
             [
                 (

@@ -159,10 +159,10 @@ class ReadStore(Connection):
         sort = f"julianday(ev.committed_at) {order}, ev.id {order}" if by_date else f"ev.id {order}"
         sql = f"""
             SELECT ev.id, l.name AS list_name, l.repo, ev.kind, ev.kind_seq, ev.identity,
-                   ev.url, ev.title, ev.description, ev.section, c.sha, c.committed_at,
-                   c.author, c.summary, {CARD_COLUMNS},
+                   ev.url, ev.title, ev.description, ev.section, ev.text_links, c.sha,
+                   c.committed_at, c.author, c.summary, {CARD_COLUMNS},
                    (SELECT json_array(e2.url, e2.title, e2.description, e2.section,
-                                      e2.committed_at)
+                                      e2.committed_at, e2.text_links)
                     FROM events e2
                     WHERE e2.list_id = ev.list_id AND e2.identity = ev.identity
                       AND e2.kind = 'changed' AND e2.id > ev.id AND ev.kind != 'removed'
