@@ -19,10 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dltbot.listparse import ListParser
 from dltbot.models import ListSource
 from dltbot.storage import Storage
-from dltbot.sync import sync_list
+from dltbot.sync import WarmList, sync_list
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -68,7 +67,7 @@ def main() -> None:
     # New commits upstream, then incremental syncs in this process: the first with a cold
     # parser (as a one-shot `dltbot sync` has), the next with the parser the first left warm
     # (as the long-running service has).
-    parsers: dict[str, ListParser] = {}
+    warm: dict[str, WarmList] = {}
     timings = []
     for number in (1, 2):
         readme = upstream / path
@@ -82,7 +81,7 @@ def main() -> None:
         with Storage(db) as storage:
             source = ListSource("bench", str(upstream), path)
             started = time.perf_counter()
-            report = sync_list(storage, source, db.parent / "clones", parsers=parsers)
+            report = sync_list(storage, source, db.parent / "clones", warm=warm)
             timings.append(time.perf_counter() - started)
             assert report.error is None and report.events == {"added": 1}, report
     started = time.perf_counter()

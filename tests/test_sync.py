@@ -312,3 +312,43 @@ def test_a_parser_upgrade_rereads_the_head_without_events(
     repo.commit({"README.md": text.replace("more", "much more")}, "edit T")
     run(storage, repo, tmp_path)
     assert summary(storage)[-2:] == [("changed", "T", "edit T"), ("removed", "U", "edit T")]
+
+
+def index_consistent(storage: Storage, every_entry: bool = True) -> None:
+    """FTS5's own check of the search index (raises if broken); with `every_entry`, also
+    that it holds exactly what the entries table holds."""
+    storage.db.execute(
+        "INSERT INTO entries_fts (entries_fts, rank) VALUES ('integrity-check', ?)",
+        (int(every_entry),),
+    )
+
+
+def test_a_first_backfill_indexes_search_once_at_its_end(
+    storage: Storage, repo: GitRepo, tmp_path: Path
+) -> None:
+    for number in range(1, 6):
+        lines = "".join(f"- [Paper {i}](https://p.org/{i}) topology\n" for i in range(number))
+        repo.commit({"README.md": f"# L\n\n## S\n\n{lines}"}, f"add {number}")
+    other = GitRepo(tmp_path / "other")
+    other.commit({"README.md": "# O\n\n- [Topology notes](https://o.org) old\n"}, "o")
+    assert sync_list(storage, ListSource("o", str(other.path)), tmp_path / "c").error is None
+    asked = iter(range(100))
+    stopped = sync_list(
+        storage, ListSource("l", str(repo.path)), tmp_path / "c",
+        should_stop=lambda: next(asked) >= 3,
+    )  # fmt: skip
+    assert stopped.stopped and 0 < len(storage.entries("l")) < 5
+    index_consistent(storage, every_entry=False)  # the list's entries are not in it yet
+    # Mid-backfill the list's entries are not searchable yet; the other list's are.
+    assert [r.list for r in storage.search("topology")] == ["o"]
+    run(storage, repo, tmp_path)  # resumes and ends the backfill
+    index_consistent(storage)
+    assert len(storage.search("topology")) == 6
+    # Later syncs index as they go.
+    repo.commit({"README.md": "# L\n\n## S\n\n- [Paper 0](https://p.org/0) geometry\n"}, "edit")
+    run(storage, repo, tmp_path)
+    index_consistent(storage)
+    assert [r.entry.title for r in storage.search("geometry")] == ["Paper 0"]
+    assert storage.remove_list("l") is not None
+    index_consistent(storage)
+    assert [r.list for r in storage.search("topology")] == ["o"]

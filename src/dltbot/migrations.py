@@ -294,6 +294,33 @@ def _m009_text_links(db: sqlite3.Connection) -> None:
         -- The parser version the list's entries were read with (0: before versions): a newer
         -- parser re-reads the head silently before diffing new commits.
         ALTER TABLE lists ADD COLUMN parser_version INTEGER NOT NULL DEFAULT 0;
+        -- 1 while a list's first backfill runs: its entries are indexed for search once, at
+        -- the end, instead of on every commit of its history.
+        ALTER TABLE lists ADD COLUMN index_pending INTEGER NOT NULL DEFAULT 0;
+        DROP TRIGGER entries_ai;
+        DROP TRIGGER entries_ad;
+        DROP TRIGGER entries_au;
+        CREATE TRIGGER entries_ai AFTER INSERT ON entries
+        WHEN (SELECT index_pending FROM lists WHERE id = new.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, new.title, new.description, new.section_text, new.card_text);
+        END;
+        CREATE TRIGGER entries_ad AFTER DELETE ON entries
+        WHEN (SELECT index_pending FROM lists WHERE id = old.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text,
+                    old.card_text);
+        END;
+        CREATE TRIGGER entries_au AFTER UPDATE OF title, description, section_text, card_text
+        ON entries WHEN (SELECT index_pending FROM lists WHERE id = new.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, old.title, old.description, old.section_text,
+                    old.card_text);
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, new.title, new.description, new.section_text, new.card_text);
+        END;
         """,
     )
 

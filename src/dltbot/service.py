@@ -24,11 +24,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import web
 from .config import Config
 from .errors import DltbotError
-from .listparse import ListParser
 from .models import ListSource, SyncReport
 from .site import Site
 from .storage import Storage
-from .sync import event_counts, sync_list
+from .sync import WarmList, event_counts, sync_list
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class Service:
         self.db_path = db_path
         self.clones = db_path.parent / "clones"
         self.stopping = threading.Event()
-        self.parsers: dict[str, ListParser] = {}
+        self.warm: dict[str, WarmList] = {}
         self.failures: dict[str, int] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.application: Any = None
@@ -259,7 +258,7 @@ class Service:
         with Storage(self.db_path) as storage:
             try:
                 return sync_list(
-                    storage, source, self.clones, parsers=self.parsers,
+                    storage, source, self.clones, warm=self.warm,
                     should_stop=self.stopping.is_set,
                 )  # fmt: skip
             except Exception as error:  # a bug in one list's sync must not stop the service

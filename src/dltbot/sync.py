@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,13 +51,13 @@ def sync_all(
     sources: Sequence[ListSource],
     clones: Path,
     progress: Callable[[str], Progress | None] | None = None,
-    parsers: dict[str, ListParser] | None = None,
+    warm: dict[str, WarmList] | None = None,
 ) -> list[SyncReport]:
     """Sync every list; one failing list never stops the others."""
     reports = []
     for source in sources:
         reports.append(
-            sync_list(storage, source, clones, progress(source.name) if progress else None)
+            sync_list(storage, source, clones, progress(source.name) if progress else None, warm)
         )
     return reports
 
@@ -66,7 +67,7 @@ def sync_list(
     source: ListSource,
     clones: Path,
     progress: Progress | None = None,
-    parsers: dict[str, ListParser] | None = None,
+    warm: dict[str, WarmList] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> SyncReport:
     """Fetch one list's repository and record the events of every new commit.
@@ -74,8 +75,9 @@ def sync_list(
     `should_stop` is asked between commits: a shutting-down service lets the current commit's
     transaction finish and resumes from there next time.
 
-    A long-running caller passes `parsers` (kept between syncs): a list's parser then
-    still holds the last version's chunks, and an incremental sync parses only what changed.
+    A long-running caller passes `warm` (kept between syncs): a list's parser then still
+    holds the last version's chunks and the diff its entries, so an incremental sync parses
+    only what changed and reads no entries from the database.
     """
     started = time.monotonic()
     report = SyncReport(source.name)
@@ -93,13 +95,14 @@ def sync_list(
         gitsource.check_file_size(repository, head, path, source.max_file_bytes)
         storage.set_tracking(state.id, path, branch)
         base_url = urls.blob_base(source.repo, branch, path)
-        parser = (parsers or {}).get(source.name)
-        if parser is None or parser.base_url != base_url or parser.synced_to != state.head:
+        kept = (warm or {}).get(source.name)
+        if kept is None or kept.parser.base_url != base_url or kept.parser.synced_to != state.head:
             # Its chunks must be those of the version the database holds, or none at all.
-            parser = ListParser(base_url)
-        if parsers is not None:
-            parsers[source.name] = parser
-        walker = _Walker(storage, state.id, parser, state.head)
+            kept = WarmList(ListParser(base_url))
+        if warm is not None:
+            warm[source.name] = kept
+        parser = kept.parser
+        walker = _Walker(storage, state.id, kept, state.head)
         rewritten = bool(state.head) and state.head != head
         rewritten = rewritten and not gitsource.is_ancestor(repository, state.head or "", head)
         if state.head and not rewritten and state.parser_version != PARSER_VERSION:
@@ -121,21 +124,13 @@ def sync_list(
             )
         else:
             versions = gitsource.list_versions(repository, path, head, since=state.head)
-            for done, version in enumerate(versions, start=1):
-                if should_stop is not None and should_stop():
-                    report.stopped = True
-                    break
-                # Read one blob at a time: a backfill's versions together are gigabytes.
-                if version.blob is None:
-                    walker.skip(version.commit, "deleted")
-                elif not version.regular:
-                    walker.skip(version.commit, "is a symbolic link or a submodule")
-                elif version.size > source.max_file_bytes:
-                    walker.skip(version.commit, "is over sync.max_file_size")
-                else:
-                    walker.process(version.commit, gitsource.read_blob(repository, version.blob))
-                if progress:
-                    progress(done, len(versions))
+            if state.head is None:
+                storage.defer_index(state.id)
+            readable = [v for v in versions if v.blob and v.regular]
+            readable = [v for v in readable if v.size <= source.max_file_bytes]
+            # Blobs stream in one at a time: a backfill's versions together are gigabytes.
+            with gitsource.blob_stream(repository, [v.blob or "" for v in readable]) as blobs:
+                report.stopped = _walk(walker, versions, blobs, source, progress, should_stop)
         if not report.stopped:
             walker.finish()
             storage.mark_synced(
@@ -144,16 +139,16 @@ def sync_list(
             parser.synced_to = head
             report.head = head
     except ConcurrentSyncError as error:
-        if parsers is not None:
-            parsers.pop(source.name, None)
+        if warm is not None:
+            warm.pop(source.name, None)
         report.error = str(error)
         log.warning("list %s: %s", source.name, error)
         return report
     except Exception as error:
         # Every failure marks the list failing with its reason, a bug's included: a list that
         # stays "ok" while it never moves again is the one failure nobody would notice.
-        if parsers is not None:
-            parsers.pop(source.name, None)
+        if warm is not None:
+            warm.pop(source.name, None)
         if isinstance(error, (DltbotError, OSError)):
             message = redact(str(error))
             if isinstance(error, ListFileMissingError):
@@ -173,17 +168,68 @@ def sync_list(
     return report
 
 
+# Commits are stored in transactions of about this long: one per commit would spend most of a
+# backfill writing the same index pages again; much longer would hold other writers waiting.
+BATCH_SECONDS = 0.25
+
+
+def _walk(
+    walker: _Walker,
+    versions: Sequence[gitsource.Version],
+    blobs: Iterator[bytes],
+    source: ListSource,
+    progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> bool:
+    """Process versions in order (`blobs` yields those that can be read); return whether a
+    stop was asked before the end. A stop or a crash loses at most the open batch, which the
+    next sync processes again: events are the same as an uninterrupted run's."""
+    versions_left = iter(enumerate(versions, start=1))
+    while True:
+        batch_started = time.monotonic()
+        with walker.storage.atomic():
+            for done, version in versions_left:
+                if should_stop is not None and should_stop():
+                    return True
+                if version.blob is None:
+                    walker.skip(version.commit, "deleted")
+                elif not version.regular:
+                    walker.skip(version.commit, "is a symbolic link or a submodule")
+                elif version.size > source.max_file_bytes:
+                    walker.skip(version.commit, "is over sync.max_file_size")
+                else:
+                    walker.process(version.commit, next(blobs))
+                if progress:
+                    progress(done, len(versions))
+                if time.monotonic() - batch_started > BATCH_SECONDS:
+                    break
+            else:
+                return False
+
+
+@dataclass(slots=True)
+class WarmList:
+    """What a long-running caller keeps of a list between syncs: the parser (the chunks of
+    the version the database holds, `parser.synced_to`) and the diff's state at that version.
+    Dropped whenever a sync fails, so it never outlives a rolled-back transaction."""
+
+    parser: ListParser
+    state: DiffState | None = None
+
+
 class _Walker:
     """Diff each version against the last one processed, one transaction per commit."""
 
-    def __init__(
-        self, storage: Storage, list_id: int, parser: ListParser, head: str | None
-    ) -> None:
+    def __init__(self, storage: Storage, list_id: int, warm: WarmList, head: str | None) -> None:
         self.storage = storage
         self.head = head  # the last commit recorded: each commit is recorded after it
         self.list_id = list_id
-        self.parser = parser
-        self.state = DiffState(storage.current_entries(list_id), storage.seen_identities(list_id))
+        self.parser = warm.parser
+        if warm.state is None:
+            warm.state = DiffState(
+                storage.current_entries(list_id), storage.seen_identities(list_id)
+            )
+        self.state = warm.state
         self.commits = 0
         self.counts: dict[str, int] = {}
         self.last: ParsedList | None = None
@@ -251,7 +297,8 @@ class _Walker:
             positions = parsed.positions()
             changed = [(positions[identity], new[identity]) for identity in changed_ids]
         removed = sorted(old.keys() - new.keys())
-        self.parser.synced_to = None  # until the transaction below has committed
+        # Inside the batch's transaction (_walk): if it rolls back, sync_list drops the parser.
+        self.parser.synced_to = None
         with self.storage.atomic():
             self.storage.record_commit(self.list_id, commit, events, changed, removed, self.head)
         self.head = commit.sha

@@ -36,6 +36,8 @@ def resolve(url: str, base: str | None) -> str:
     """Resolve a relative link against the list file's directory on its forge, if known."""
     if base is None or not url or url.startswith("#"):
         return url
+    if url[:8].lower() == "https://" or url[:7].lower() == "http://":
+        return url  # most links: no urlsplit needed
     if urlsplit(url).scheme:
         return url
     return urljoin(base, url)

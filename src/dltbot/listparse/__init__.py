@@ -40,6 +40,8 @@ __all__ = [
 # 2: text as written (no invented spaces), links in descriptions, conflict markers dropped.
 PARSER_VERSION = 2
 
+_ITEMS_KEPT = 4  # reference-definition sets whose items are kept (one, nearly always)
+_ITEMS_PER_SET = 50_000
 _OPTIONS = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 _Headings = tuple[Heading, ...]
 _Refs = dict[str, tuple[str, str]]
@@ -63,6 +65,9 @@ class ListParser:
         self._chunks: list[bytes] = []
         self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         self._repeated: list[str] = []
+        # Entries of top-level list items by source, per reference definitions: an edited
+        # chunk re-reads only its changed items. Bounded (cleared when it holds too many).
+        self._items: dict[int, dict[bytes, list[Entry]]] = {}
 
     def parse(self, data: bytes | str) -> ParsedList:
         """Return the entries of one version of the list file.
@@ -85,7 +90,12 @@ class ListParser:
         for chunk in chunks:
             cached = self._records.get((chunk, refs_key))
             if cached is None:
-                records = list(_parse_chunk(_decode(chunk), refs, self.base_url))
+                if len(self._items) > _ITEMS_KEPT:
+                    self._items = {}
+                items = self._items.setdefault(refs_key, {})
+                if len(items) > _ITEMS_PER_SET:
+                    items.clear()
+                records = list(_parse_chunk(_decode(chunk), refs, self.base_url, items))
                 cached = (records, _title_count(records))
             records_cache[(chunk, refs_key)] = cached
         title = sum(h1 for _, h1 in records_cache.values()) == 1
@@ -265,11 +275,20 @@ _IDENTITY = operator.attrgetter("identity")
 
 
 def _parse_chunk(
-    text: str, refs: dict[str, tuple[str, str]], base_url: str | None
+    text: str,
+    refs: dict[str, tuple[str, str]],
+    base_url: str | None,
+    items: dict[bytes, list[Entry]] | None = None,
 ) -> Iterator[Record]:
     def resolve_reference(link: Any) -> tuple[str, str] | None:
         return refs.get(_normalise_label(link["reference"]))
 
     # The lazy event stream, never a list: a 5 MB file is millions of events.
-    events = pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference)
-    yield from EventWalker(events, base_url).records()
+    if items is None:
+        events = pyromark.events(text, options=_OPTIONS, broken_link_callback=resolve_reference)
+        yield from EventWalker(events, base_url).records()
+        return
+    pairs = pyromark.events_with_range(
+        text, options=_OPTIONS, merge_text=True, broken_link_callback=resolve_reference
+    )
+    yield from EventWalker(pairs, base_url, text.encode("utf-8", "surrogatepass"), items).records()

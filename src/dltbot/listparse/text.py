@@ -23,7 +23,7 @@ _SPACE_BY_FULLWIDTH = re.compile(
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def clean_text(text: str) -> str:
+def clean_text(text: str, marks: bool = False) -> str:
     """Return text without emoji, shortcodes, controls, invisible or non-XML characters
     (untrusted.unsafe_char), or runs of white space.
 
@@ -32,7 +32,7 @@ def clean_text(text: str) -> str:
     if ":" in text:
         text = _SHORTCODE.sub(" ", text)
     if not text.isprintable():
-        text = text.translate(CONTROLS_TO_SPACE)
+        text = text.translate(_CONTROLS_BUT_MARKS if marks else CONTROLS_TO_SPACE)
     if text.isascii():
         return _SPACE.sub(" ", text).strip()
     kept = []
@@ -75,7 +75,7 @@ def join_text(lines: Iterable[str]) -> str:
         part = part.strip()
         if not part:
             continue
-        bare = part if part.isascii() else _MARKS.sub("", part)
+        bare = unmarked(part)
         if not bare:
             out.append(part)  # only marks: they join the neighbouring text
             continue
@@ -86,64 +86,79 @@ def join_text(lines: Iterable[str]) -> str:
     return "".join(out)
 
 
-# Links inside a description survive cleaning and joining as marks in the text: a link opens
-# with a private-use character that numbers it (U+F0000 + n) and closes with U+E001, so the
-# spans come out right after white space is collapsed and separators are stripped. Those
-# characters are first removed from the list's own text, so a list cannot forge a span.
-_CLOSE = "\ue001"
-_OPEN = 0xF0000
-_MARKS = re.compile("[\ue001\U000f0000-\U000ffffd]")
-_SPACE_IN_MARKS = re.compile("([\U000f0000-\U000ffffd])(\\s+)|(\\s+)\ue001")
+# Links inside a description survive cleaning and joining as marks in the text: control
+# characters, which the list's own text cannot hold (its controls become spaces first), so
+# the spans come out right after white space is collapsed and separators are stripped. ASCII
+# marks keep an ASCII description on the fast paths. The title link has marks of its own.
+_OPEN, _CLOSE, _TITLE_OPEN, _TITLE_CLOSE = "\x02", "\x03", "\x04", "\x05"
+_NO_MARKS = str.maketrans("", "", "\x02\x03\x04\x05")
+_CONTROLS_BUT_MARKS = {
+    code: " " for code in CONTROLS_TO_SPACE if code not in (0x02, 0x03, 0x04, 0x05)
+}
+_SPACE_IN_MARKS = re.compile("([\x02\x04])(\\s+)|(\\s+)([\x03\x05])")
+_A_MARK = re.compile("[\x02-\x05]")
 
 Span = tuple[int, int, str]
 
 
+def plain(text: str) -> str:
+    """Return the list's text with its controls as spaces: no mark can be forged."""
+    return text if text.isprintable() else text.translate(CONTROLS_TO_SPACE)
+
+
 def unmarked(text: str) -> str:
-    """Return text without link marks (the list's own text may hold the characters)."""
-    return text if text.isascii() else _MARKS.sub("", text)
+    """Return text without link marks."""
+    return text.translate(_NO_MARKS) if not text.isprintable() else text
 
 
-def marked(text: str, index: int) -> str:
-    """Return a link's text wrapped in the marks of link number `index`."""
-    return f"{chr(_OPEN + index)}{text}{_CLOSE}"
+def marked(text: str, title: bool = False) -> str:
+    """Return a link's text wrapped in marks (the title link's own with `title`)."""
+    return f"{_TITLE_OPEN}{text}{_TITLE_CLOSE}" if title else f"{_OPEN}{text}{_CLOSE}"
 
 
-def tidy_marks(text: str) -> str:
-    """Move white space out of marks ("[ x ](u)" is a link on "x"), so collapsing the
-    spaces around a link cannot leave two."""
-    if text.isascii():
-        return text
-    return _SPACE_IN_MARKS.sub(lambda m: m[2] + m[1] if m[1] else _CLOSE + m[3], text)
+def clean_marked(text: str) -> str:
+    """clean_text for text holding link marks: white space is moved out of the marks first
+    ("[ x ](u)" is a link on "x"), so collapsing the spaces around a link cannot leave two."""
+    text = _SPACE_IN_MARKS.sub(lambda m: m[2] + m[1] if m[1] else m[4] + m[3], text)
+    return clean_text(text, True)
 
 
-def split_marked(text: str, index: int) -> tuple[str, str, str] | None:
-    """Split text at link number `index`: (before, link text, after)."""
-    start = text.find(chr(_OPEN + index))
-    end = text.find(_CLOSE, start + 1)
-    if start < 0 or end < 0:
-        return None
+def split_title(text: str) -> tuple[str, str, str]:
+    """Split marked text at the title link: (before, link text, after)."""
+    start = text.find(_TITLE_OPEN)
+    end = text.find(_TITLE_CLOSE, start + 1)
+    if start < 0 or end < 0:  # cannot happen: the marks are ours
+        return "", "", unmarked(text)
     return text[:start], text[start + 1 : end], text[end + 1 :]
 
 
-def spans_of(text: str, urls: list[str]) -> tuple[str, tuple[Span, ...]]:
-    """Return text without marks and the (start, end, url) of each marked link in it."""
-    if text.isascii():
+def keep_title(before: str, link_text: str, after: str) -> str:
+    """Put the title link back into the sentence, still marked."""
+    return before + marked(link_text, title=True) + after
+
+
+def spans_of(text: str, urls: list[str], title_url: str) -> tuple[str, tuple[Span, ...]]:
+    """Return text without marks and the (start, end, url) of each marked link in it
+    (`urls` are the other links' URLs, in order)."""
+    if text.isprintable():
         return text, ()
     out: list[str] = []
     spans: list[Span] = []
-    size = 0
+    size = last = 0
     opened: tuple[int, str] | None = None
-    last = 0
-    for match in _MARKS.finditer(text):
+    others = iter(urls)
+    for match in _A_MARK.finditer(text):
         piece = text[last : match.start()]
         out.append(piece)
         size += len(piece)
         last = match.end()
         char = match[0]
-        if char != _CLOSE:
-            opened = (size, urls[ord(char) - _OPEN])
+        if char == _OPEN:
+            opened = (size, next(others, ""))
+        elif char == _TITLE_OPEN:
+            opened = (size, title_url)
         elif opened is not None:
-            if size > opened[0]:
+            if size > opened[0] and opened[1]:
                 spans.append((opened[0], size, opened[1]))
             opened = None
     out.append(text[last:])

@@ -9,16 +9,18 @@ from typing import Any
 from .. import urls
 from ..models import Entry
 from .text import (
+    clean_marked,
     clean_text,
     is_generic,
     join_text,
+    keep_title,
     marked,
+    plain,
     sentence_bounds,
     spans_of,
-    split_marked,
+    split_title,
     strip_lead,
     strip_numbering,
-    tidy_marks,
     unmarked,
 )
 
@@ -130,9 +132,27 @@ class EventWalker:
     never held whole in memory (a 5 MB paragraph is millions of events).
     """
 
-    def __init__(self, events: Iterable[Any], base_url: str | None) -> None:
-        self.events = iter(events)
+    def __init__(
+        self,
+        events: Iterable[Any],
+        base_url: str | None,
+        source: bytes = b"",
+        items: dict[bytes, list[Entry]] | None = None,
+    ) -> None:
+        """`events` are the parser's events, or (event, byte range) pairs with `source` (the
+        text as UTF-8) and `items`: the entries of top-level list items by their source, so
+        an unchanged item is not read again (ListParser keeps them across versions)."""
         self.base_url = base_url
+        self.source = source
+        self.items = items
+        self.span: dict[str, int] = {}
+        self._pairs = iter(events)
+        self.events = self._spans(self._pairs) if items is not None else self._pairs
+
+    def _spans(self, pairs: Iterable[tuple[Any, dict[str, int]]]) -> Iterator[Any]:
+        for event, span in pairs:
+            self.span = span
+            yield event
 
     def records(self) -> Iterator[Record]:
         for event in self.events:
@@ -140,10 +160,9 @@ class EventWalker:
                 tag = event["Start"]
                 if isinstance(tag, dict) and "Heading" in tag:
                     text = join_text(map(_line_text, self._lines()))
-                    yield (int(tag["Heading"]["level"][1]), clean_text(unmarked(text)))
+                    yield (int(tag["Heading"]["level"][1]), clean_text(text))
                 elif isinstance(tag, dict) and "List" in tag:
-                    for item in self._list(1):
-                        yield from self._item_entries(item, (), None)[0]
+                    yield from self._top_list()
                 elif tag == "Paragraph":
                     yield from self._paragraph_entries(self._lines())
                 elif isinstance(tag, dict) and "Table" in tag:
@@ -157,6 +176,19 @@ class EventWalker:
         """Skip to just past the end of the block whose start was just read."""
         depth = 1
         for event in self.events:
+            if isinstance(event, dict):
+                if "Start" in event:
+                    depth += 1
+                elif "End" in event:
+                    depth -= 1
+                    if not depth:
+                        return
+
+    def _skip_pairs(self) -> None:
+        """_skip for (event, range) pairs, read without the range-keeping layer (most of a
+        re-read chunk's events belong to items already known)."""
+        depth = 1
+        for event, _ in self._pairs:
             if isinstance(event, dict):
                 if "Start" in event:
                     depth += 1
@@ -204,6 +236,29 @@ class EventWalker:
     def _url(self, dest: str) -> str:
         return urls.resolve(urls.clean(dest), self.base_url)
 
+    def _top_list(self) -> Iterator[Entry]:
+        """The entries of a top-level list, item by item; known items from `items`.
+
+        An item's entries depend on its source alone (with the chunk's reference
+        definitions, part of the parser's key, and tight or loose read alike).
+        """
+        for event in self.events:
+            if isinstance(event, dict) and "End" in event:
+                break
+            if not (isinstance(event, dict) and event.get("Start") == "Item"):
+                continue
+            if self.items is None:
+                yield from self._item_entries(self._item(1), (), None)[0]
+                continue
+            key = self.source[self.span["start"] : self.span["end"]]
+            found = self.items.get(key)
+            if found is None:
+                found = self._item_entries(self._item(1), (), None)[0]
+                self.items[key] = found
+            else:
+                self._skip_pairs()
+            yield from found
+
     def _list(self, depth: int) -> list[_Item]:
         """Read a list's items up to the end of the list."""
         items: list[_Item] = []
@@ -226,19 +281,25 @@ class EventWalker:
                         item.lines.append([_Seg("", items=self._list(depth + 1))])
                     else:
                         item.lines.extend(self._lines(flat=True))
-                elif tag == "Paragraph" or (isinstance(tag, dict) and "Heading" in tag):
+                elif tag == "Paragraph" or tag in _INLINE_WRAPPERS:
+                    continue  # a loose item's text reads as a tight one's
+                elif isinstance(tag, dict) and "Heading" in tag:
                     item.lines.extend(self._lines())
                 elif isinstance(tag, dict) and "Link" in tag:
                     link = _Seg("", self._url(tag["Link"]["dest_url"]))
                     continue
-                elif tag in _INLINE_WRAPPERS:
+                elif isinstance(tag, dict) and "Image" in tag:
+                    self._skip()  # alt text is not the entry's text
                     continue
                 else:
-                    self._skip()  # images, code blocks, tables, quotes inside items
+                    self._skip()  # code blocks, tables, quotes inside items
                 item.lines.append([])
                 continue
-            if isinstance(event, dict) and event.get("End") == "Item":
-                break
+            if isinstance(event, dict) and "End" in event:
+                if event["End"] == "Item":
+                    break
+                if event["End"] == "Paragraph":
+                    event = "HardBreak"  # the next paragraph starts a line
             before = len(item.lines)
             link = _apply_inline(event, item.lines, link)
             if len(item.lines) > before and len(item.lines) >= 4:
@@ -290,30 +351,26 @@ class EventWalker:
             return None
         first = links[0]
         assert first.url is not None
-        urls_marked: list[str] = []
-        ids = {id(link): index for index, link in enumerate(links)}
-        for link in links:
-            assert link.url is not None
-            urls_marked.append(link.url)
+        others = {id(link) for link in links[1:]}
 
         def piece(seg: _Seg) -> str:
-            index = ids.get(id(seg))
-            return unmarked(seg.text) if index is None else marked(unmarked(seg.text), index)
+            if seg is first:
+                return marked(plain(seg.text), title=True)
+            return marked(plain(seg.text)) if id(seg) in others else plain(seg.text)
 
-        text = clean_text(join_text(tidy_marks("".join(map(piece, line))) for line in lines))
+        text = clean_marked(join_text("".join(map(piece, line)) for line in lines))
         title = strip_numbering(clean_text(first.text)) or clean_text(first.text)
-        parts = split_marked(text, 0)
-        assert parts is not None
-        before, link_text, after = parts
+        before, link_text, after = split_title(text)
         if is_generic(title):
             start, end = sentence_bounds(before, after)
             title = clean_text(unmarked(before[start:] + link_text + after[:end]))
             rest = join_text([before[:start], after[end:]])
         elif not strip_lead(unmarked(before).strip()):
             rest = after
-        else:
-            rest = text  # the sentence keeps its words, the title link among them
-        description, spans = spans_of(strip_lead(rest.strip()), urls_marked)
+        else:  # the sentence keeps its words, the title link among them
+            rest = keep_title(before, link_text, after)
+        urls_in_order = [link.url or "" for link in links[1:]]
+        description, spans = spans_of(strip_lead(rest.strip()), urls_in_order, first.url)
         extra = tuple(dict.fromkeys(s.url for s in links[1:] if s.url and s.url != first.url))
         return Entry(
             identity=urls.identity(first.url),
@@ -354,7 +411,7 @@ class EventWalker:
         identity = urls.identity(links[0].url or "") if links else None
         label = ""
         if not links and own:
-            label = strip_numbering(clean_text(unmarked(_line_text(own[0]))))
+            label = strip_numbering(clean_text(_line_text(own[0])))
         child_parents = (*parents, label) if label else parents
         entries: list[Entry] = []
         lines: list[list[_Seg]] = []  # the item's own lines and its children's text, in order
@@ -372,7 +429,7 @@ class EventWalker:
             return [entry, *entries], []
         if entries:
             return entries, []
-        texts = [clean_text(unmarked(_line_text(line))) for line in lines]
+        texts = [clean_text(_line_text(line)) for line in lines]
         if texts and item.lines and item.lines[0][0].items is None:
             texts[0] = strip_numbering(texts[0])  # "1.1 complexity approaches;"
         return [], [text for text in texts if text]

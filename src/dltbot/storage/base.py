@@ -196,6 +196,12 @@ def links_of(value: str | None) -> tuple[tuple[int, int, str], ...]:
     return tuple((int(start), int(end), str(url)) for start, end, url in json.loads(value))
 
 
+def _strings(value: str) -> tuple[Any, ...]:
+    """A JSON array column as a tuple ("[]", most rows' value, without a JSON parse: a sync
+    that is not warm reads every entry of the list)."""
+    return () if value == "[]" else tuple(json.loads(value))
+
+
 def entry_row(row: sqlite3.Row) -> Entry:
     """An Entry from a row of ENTRY_COLUMNS."""
     return Entry(
@@ -203,12 +209,12 @@ def entry_row(row: sqlite3.Row) -> Entry:
         url=row["url"],
         title=row["title"],
         description=row["description"],
-        section=tuple(json.loads(row["section"])),
-        parents=tuple(json.loads(row["parents"])),
+        section=_strings(row["section"]),
+        parents=_strings(row["parents"]),
         parent=row["parent"],
-        extra_links=tuple(json.loads(row["extra_links"])),
+        extra_links=_strings(row["extra_links"]),
         occurrences=row["occurrences"],
-        sections=tuple(tuple(s) for s in json.loads(row["other_sections"])),
+        sections=tuple(map(tuple, _strings(row["other_sections"]))),
         text_links=links_of(row["text_links"]),
     )
 

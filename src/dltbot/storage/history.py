@@ -80,7 +80,10 @@ class HistoryStore(Connection):
             removed["subscriptions"] = self.db.execute(
                 "DELETE FROM subscriptions WHERE list_name = ?", (name,)
             ).rowcount
-            self.db.execute("DELETE FROM lists WHERE id = ?", (state.id,))  # cascades
+            # Entries first, while the list's row tells the index triggers whether they
+            # were indexed; then the rest cascades.
+            self.db.execute("DELETE FROM entries WHERE list_id = ?", (state.id,))
+            self.db.execute("DELETE FROM lists WHERE id = ?", (state.id,))
         return removed
 
     def set_tracking(self, list_id: int, path: str, branch: str) -> None:
@@ -90,11 +93,33 @@ class HistoryStore(Connection):
                 "UPDATE lists SET path = ?, branch = ? WHERE id = ?", (path, branch, list_id)
             )
 
+    def defer_index(self, list_id: int) -> None:
+        """Index a list's entries for search once its first backfill ends, not commit by
+        commit (a backfill rewrites the same entries thousands of times). Only a list with no
+        entries yet: what is indexed stays exactly what the entries hold."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE lists SET index_pending = 1 WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM entries WHERE list_id = ?)",
+                (list_id, list_id),
+            )
+
     def mark_synced(
         self, list_id: int, head: str, now: str, *, backfilled: bool, parser_version: int = 0
     ) -> None:
-        """Record a successful sync up to head, its entries read by that parser version."""
+        """Record a successful sync up to head, its entries read by that parser version; a
+        deferred search index is written now."""
         with self.atomic():
+            self.db.execute(
+                "INSERT INTO entries_fts (rowid, title, description, section_text, card_text) "
+                "SELECT e.id, e.title, e.description, e.section_text, e.card_text "
+                "FROM entries e JOIN lists l ON l.id = e.list_id "
+                "WHERE e.list_id = ? AND l.index_pending = 1",
+                (list_id,),
+            )
+            self.db.execute(
+                "UPDATE lists SET index_pending = 0 WHERE id = ? AND index_pending = 1", (list_id,)
+            )
             self.db.execute(
                 "UPDATE lists SET head = ?, status = 'ok', last_error = NULL, "
                 "parser_version = max(parser_version, ?), "
