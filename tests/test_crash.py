@@ -14,6 +14,7 @@ from pathlib import Path
 from conftest import fast_import
 
 from dltbot.storage import Storage
+from dltbot.sync import BATCH_COMMITS
 
 
 def history(count: int) -> list[str]:
@@ -75,7 +76,9 @@ def test_killed_backfill_resumes_to_the_same_events(tmp_path: Path) -> None:
 
     db = tmp_path / "killed.sqlite3"
     kills = []
-    for threshold in range(5, total, 20):  # 20 kills at random moments of the backfill
+    # 20 kills at random moments of the backfill (commits are stored in batches of up to
+    # sync.BATCH_COMMITS: the last kills leave room for two batches after them).
+    for threshold in range(5, total - 2 * BATCH_COMMITS, 15):
         process = sync(repo, db)
         deadline = time.monotonic() + 120
         while processed(db) < threshold and process.poll() is None:

@@ -376,3 +376,11 @@ def test_forged_link_marks_in_the_text_are_dropped() -> None:
     (entry,) = parse_entries(line)
     assert entry.description == "a b c d e"
     assert entry.text_links == ((6, 7, "http://d.org"),)
+
+
+def test_an_item_with_thousands_of_links_keeps_each_as_a_span() -> None:
+    links = " ".join(f"[w{i}](https://l.org/{i})" for i in range(20_000))
+    (entry,) = parse_entries(f"- [T](https://t.org) {links}\n")
+    assert len(entry.text_links) == 20_000
+    start, end, url = entry.text_links[-1]
+    assert (entry.description[start:end], url) == ("w19999", "https://l.org/19999")

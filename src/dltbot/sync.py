@@ -168,8 +168,10 @@ def sync_list(
     return report
 
 
-# Commits are stored in transactions of about this long: one per commit would spend most of a
-# backfill writing the same index pages again; much longer would hold other writers waiting.
+# Commits are stored in transactions of at most this many commits or about this long: one per
+# commit would spend much of a backfill writing the same pages again; longer ones would hold
+# other writers waiting and lose more work to a crash.
+BATCH_COMMITS = 50
 BATCH_SECONDS = 0.25
 
 
@@ -201,7 +203,7 @@ def _walk(
                     walker.process(version.commit, next(blobs))
                 if progress:
                     progress(done, len(versions))
-                if time.monotonic() - batch_started > BATCH_SECONDS:
+                if done % BATCH_COMMITS == 0 or time.monotonic() - batch_started > BATCH_SECONDS:
                     break
             else:
                 return False
@@ -294,7 +296,7 @@ class _Walker:
         ]
         changed = []
         if changed_ids:
-            positions = parsed.positions()
+            positions = parsed.positions(changed_ids)
             changed = [(positions[identity], new[identity]) for identity in changed_ids]
         removed = sorted(old.keys() - new.keys())
         # Inside the batch's transaction (_walk): if it rolls back, sync_list drops the parser.

@@ -15,7 +15,7 @@ from dltbot.gitsource import parse_commit
 from dltbot.listparse import ListParser
 from dltbot.site import Site
 from dltbot.storage import Storage
-from dltbot.sync import _Walker
+from dltbot.sync import WarmList, _Walker
 from dltbot.untrusted import xml_safe
 
 # Every code point, surrogates included, with the troublemakers drawn often.
@@ -57,7 +57,7 @@ def test_any_text_leaves_every_document_well_formed(
     data = markdown.encode("utf-8", "surrogatepass")
     with tempfile.TemporaryDirectory() as folder, Storage(Path(folder) / "db.sqlite3") as storage:
         state = storage.ensure_list("l", "https://github.com/o/r")
-        walker = _Walker(storage, state.id, ListParser(), None)
+        walker = _Walker(storage, state.id, WarmList(ListParser()), None)
         author = author.replace(b"\n", b" ").replace(b"<", b"")
         walker.process(parse_commit("a" * 40, _commit("a" * 40, author, message)), data)
         site = Site(storage, Config())
