@@ -239,7 +239,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         counts = event_counts(report) or "none"
         head = (report.head or "")[:12]
         log.info(
-            "list %s synced: %d new commits, events: %s, head %s, %.1fs",
+            "list %s synced: %d new commits, events: %s, head %s, %.2fs",
             report.name, report.commits, counts, head, report.seconds,
         )  # fmt: skip
     return 1 if failed else 0

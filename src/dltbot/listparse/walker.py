@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,8 @@ def _apply_inline(event: Any, lines: list[list[_Seg]], link: _Seg | None) -> _Se
     return link
 
 
+_EVENT = operator.itemgetter(0)  # of an (event, range) pair
+
 # Nested lists deeper than this are read as text of the item at the limit: real lists nest a
 # few levels, and a hostile one 500 levels deep must not exhaust the stack.
 MAX_DEPTH = 24
@@ -172,23 +175,10 @@ class EventWalker:
 
     # --- building blocks -------------------------------------------------------------------
 
-    def _skip(self) -> None:
+    def _skip(self, events: Iterator[Any] | None = None) -> None:
         """Skip to just past the end of the block whose start was just read."""
         depth = 1
-        for event in self.events:
-            if isinstance(event, dict):
-                if "Start" in event:
-                    depth += 1
-                elif "End" in event:
-                    depth -= 1
-                    if not depth:
-                        return
-
-    def _skip_pairs(self) -> None:
-        """_skip for (event, range) pairs, read without the range-keeping layer (most of a
-        re-read chunk's events belong to items already known)."""
-        depth = 1
-        for event, _ in self._pairs:
+        for event in self.events if events is None else events:
             if isinstance(event, dict):
                 if "Start" in event:
                     depth += 1
@@ -256,7 +246,9 @@ class EventWalker:
                 found = self._item_entries(self._item(1), (), None)[0]
                 self.items[key] = found
             else:
-                self._skip_pairs()
+                # Read past the range-keeping layer (in C): most of a re-read chunk's
+                # events belong to items already known.
+                self._skip(map(_EVENT, self._pairs))
             yield from found
 
     def _list(self, depth: int) -> list[_Item]:
