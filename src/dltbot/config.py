@@ -123,6 +123,9 @@ class SyncConfig(_Strict):
 
     git_timeout: Duration = 600  # a clone or fetch running longer is killed
     max_file_size: Size = 5_000_000  # a larger list file marks the list failing
+    # Syncs of different lists run at once, at most this many (never two of one list): a slow
+    # remote holds one slot, not the schedule.
+    concurrency: int = Field(default=4, ge=1, le=64)
 
 
 class WebConfig(_Strict):
@@ -213,6 +216,21 @@ def _check_api_url(value: str) -> str:
 ApiUrl = Annotated[str, BeforeValidator(lambda v: _check_api_url(str(v)))]
 
 
+class WebhooksConfig(_Strict):
+    """Push webhooks from the list's forge: a push syncs the list at once (`dltbot run`)."""
+
+    # Shared with the forge; the /hooks/* endpoints answer 404 while it is unset.
+    secret: str | None = None  # default: $DLTBOT_WEBHOOK_SECRET
+    max_body_size: Size = 1_000_000  # a larger delivery is refused (413)
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters (say: openssl rand -hex 32)")
+        return value
+
+
 class EnrichConfig(_Strict):
     """Paper cards and link health: what each entry's link is, and whether it lives."""
 
@@ -260,6 +278,7 @@ class Config(_Strict):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     lists: list[ListConfig] = Field(
         default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
     )
@@ -304,6 +323,7 @@ ENV_OVERRIDES = {
     "DLTBOT_TELEGRAM_API": ("telegram", "api_base_url"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "GITHUB_TOKEN": ("enrich", "github_token"),
+    "DLTBOT_WEBHOOK_SECRET": ("webhooks", "secret"),
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -25,6 +25,7 @@ ROUTE_LIST_FEED = "/lists/{name}/feed.{fmt}"
 ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
 ROUTE_ARCHIVE = "/archive/{number}.atom"
 ROUTE_LIST_ARCHIVE = "/lists/{name}/archive/{number}.atom"
+ROUTE_HOOK = "/hooks/{forge}"  # POST: a forge's push webhook (dltbot run with webhooks.secret)
 
 
 def list_prefix(name: str | None) -> str:

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import web
 from .config import Config
 from .errors import DltbotError
+from .hooks import Receiver
 from .models import ListSource, SyncReport
 from .site import Site
 from .storage import Storage
@@ -73,6 +75,12 @@ class Service:
         self.application: Any = None
         self.sender: Any = None
         self.syncs: set[asyncio.Future[SyncReport]] = set()
+        # Syncs run on their own threads, sync.concurrency of them: a hanging remote holds
+        # one, not the schedule. One sync per list at a time; a push during it queues one more.
+        self.pool = ThreadPoolExecutor(config.sync.concurrency, thread_name_prefix="dltbot-sync")
+        self.running: set[str] = set()
+        self.again: set[str] = set()
+        self.requested: set[asyncio.Task[None]] = set()
         self.bot_task: asyncio.Task[None] | None = None
         self.bot_started = False
         self.exported = False  # the first sync exports even when nothing new came
@@ -88,9 +96,23 @@ class Service:
         try:
             site = Site(storage, self.config)
             host, port = self.config.web.host_port()
+            receiver = None
+            if self.config.webhooks.secret:
+
+                def branch_of(name: str) -> str | None:
+                    state = storage.list_state(name)
+                    return state.branch if state else None
+
+                receiver = Receiver(
+                    self.config.webhooks.secret,
+                    self.config.sources(),
+                    self.request_sync,
+                    branch_of,
+                )
             runner = await web.start(
-                site, host, port, self.config.web.request_timeout, self.config.web.max_connections
-            )
+                site, host, port, self.config.web.request_timeout,
+                self.config.web.max_connections, receiver, self.config.webhooks.max_body_size,
+            )  # fmt: skip
             site.base = self.config.base_url(bound=runner.port)
             if self.config.enrich.enabled:
                 from .enrich import Enricher
@@ -107,7 +129,7 @@ class Service:
             now = datetime.now(UTC)
             for source in self.config.sources():
                 self.scheduler.add_job(
-                    self._sync_job, "interval", seconds=source.interval_seconds,
+                    self._poll, "interval", seconds=source.interval_seconds,
                     jitter=min(60, source.interval_seconds // 10), id=source.name,
                     args=[source], next_run_time=now, max_instances=1, coalesce=True,
                     misfire_grace_time=None,
@@ -163,10 +185,41 @@ class Service:
         if self.sender is not None and not self.stopping.is_set():
             await self.sender.run_once()
 
+    def request_sync(self, name: str) -> bool:
+        """Sync a list now (a webhook): coalesced with a sync of it already running, which
+        then runs once more. False when stopping or when no list has that name."""
+        source = next((s for s in self.config.sources() if s.name == name), None)
+        if self.stopping.is_set() or source is None:
+            return False
+        if name in self.running:
+            self.again.add(name)
+            return True
+        self.running.add(name)  # now, not when the task starts: a burst makes one task
+        task = asyncio.create_task(self._sync_job(source))
+        self.requested.add(task)
+        task.add_done_callback(self.requested.discard)
+        return True
+
+    async def _poll(self, source: ListSource) -> None:
+        """The list's interval came: sync it, unless a sync of it is running already."""
+        if source.name not in self.running:
+            self.running.add(source.name)
+            await self._sync_job(source)
+
     async def _sync_job(self, source: ListSource) -> None:
-        if self.stopping.is_set():
-            return
-        future = asyncio.ensure_future(asyncio.to_thread(self._sync_in_thread, source))
+        """Sync the list (its name already in `running`), again while pushes came meanwhile."""
+        try:
+            while not self.stopping.is_set():
+                self.again.discard(source.name)
+                await self._sync_once(source)
+                if source.name not in self.again:
+                    break
+        finally:
+            self.running.discard(source.name)
+
+    async def _sync_once(self, source: ListSource) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.pool, self._sync_in_thread, source)
         self.syncs.add(future)
         try:
             report = await future
@@ -282,8 +335,11 @@ class Service:
                 await self.application.updater.stop()  # 1. take no more updates
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for task in list(self.requested):
+            task.cancel()
         if self.syncs:  # 2. the current commit's transaction finishes; the sync stops after it
             await asyncio.wait(self.syncs, timeout=8)
+        self.pool.shutdown(wait=False)
         for task in list(self.enrichments):  # enrichment resumes on the next start
             task.cancel()
         if self.enrichments:

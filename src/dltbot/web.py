@@ -19,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from . import paths
 from .feed import FORMATS, Format
+from .hooks import FORGES, HookError, Receiver
 from .site import (
     BadRequestError,
     Document,
@@ -30,6 +31,8 @@ from .site import (
 log = logging.getLogger(__name__)
 
 SITE: web.AppKey[Site] = web.AppKey("site", Site)
+HOOKS: web.AppKey[Receiver | None] = web.AppKey("hooks")
+MAX_HOOK_BODY: web.AppKey[int] = web.AppKey("max_hook_body", int)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
 
@@ -219,11 +222,45 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def build_app(site: Site) -> web.Application:
-    """Return the aiohttp application serving a site."""
+async def hook(request: web.Request) -> web.Response:
+    """A forge's push webhook: 202 and a sync started (never run inside the request)."""
+    receiver, forge = request.app[HOOKS], request.match_info["forge"]
+    if receiver is None or forge not in FORGES:
+        raise NotFoundError("no webhooks here (webhooks.secret is not set)")
+    limit = request.app[MAX_HOOK_BODY]
+    if (request.content_length or 0) > limit:
+        return _refused(forge, HookError(413, f"delivery over {limit} bytes"))
+    body = bytearray()
+    while len(body) <= limit and (more := await request.content.read(limit + 1 - len(body))):
+        body += more  # read() returns what has arrived, not all of it
+    if len(body) > limit:
+        return _refused(forge, HookError(413, f"delivery over {limit} bytes"))
+    try:
+        status, done = receiver.receive(
+            forge, request.headers, bytes(body), request.query.get("list")
+        )
+    except HookError as error:
+        return _refused(forge, error)
+    log.info("webhook %s: %s", forge, done)
+    return web.json_response({"status": done}, status=status)
+
+
+def _refused(forge: str, error: HookError) -> web.Response:
+    # Counted, one line a minute: a flood of forged deliveries must not flood the log.
+    _FLOOD.note(f"webhook {forge} refused: {error.status} {error}")
+    return web.json_response({"error": str(error)}, status=error.status)
+
+
+def build_app(
+    site: Site, receiver: Receiver | None = None, max_hook_body: int = 1_000_000
+) -> web.Application:
+    """Return the aiohttp application serving a site (and webhooks, with a receiver)."""
     app = web.Application(middlewares=[_errors])
     app.on_response_prepare.append(_security_headers)
     app[SITE] = site
+    app[HOOKS] = receiver
+    app[MAX_HOOK_BODY] = max_hook_body
+    app.router.add_post(paths.ROUTE_HOOK, hook)
     for path, handler in (
         (paths.INDEX, index),
         (paths.ROUTE_FEED, feed),
@@ -271,10 +308,13 @@ async def start(
     port: int,
     request_timeout: float = REQUEST_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    receiver: Receiver | None = None,
+    max_hook_body: int = 1_000_000,
 ) -> Server:
     """Start serving; return the server (port 0 picks a free port: see Server.port)."""
     runner = web.AppRunner(
-        build_app(site), access_log=None, keepalive_timeout=request_timeout,
+        build_app(site, receiver, max_hook_body), access_log=None,
+        keepalive_timeout=request_timeout,
         handler_cancellation=True, shutdown_timeout=1.0,
     )  # fmt: skip
     await runner.setup()
