@@ -166,6 +166,15 @@ class FeedConfig(_Strict):
     base_url: str | None = None  # default: http://<web.listen>
     entries: int = Field(default=50, ge=1, le=1000)
     kinds: list[EventKind] = Field(default_factory=lambda: _only_added())
+    # A WebSub hub: the feeds name it, and `dltbot run` tells it when they change.
+    websub_hub: str | None = None
+
+    @field_validator("websub_hub")
+    @classmethod
+    def _check_hub(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http(s) URL, such as https://pubsubhubbub.appspot.com/")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -28,6 +28,7 @@ from .view import EntryView, attr_html, linked_html, text_html
 EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"
+_ATOM_NS = "http://www.w3.org/2005/Atom"
 _VERBS = {
     "added": "Added",
     "changed": "Changed",
@@ -70,6 +71,7 @@ class FeedDoc:
     next_archive_url: str | None = None
     archive: bool = False
     since: str = EPOCH  # an empty feed's date: when its list (the first list) was followed
+    hub: str | None = None  # the WebSub hub readers may subscribe through (live documents)
 
     @property
     def updated(self) -> str:
@@ -179,6 +181,8 @@ def render_atom(doc: FeedDoc) -> bytes:
     generator.author({"name": "dltbot"})
     generator.link(href=doc.self_url, rel="self", type="application/atom+xml")
     generator.link(href=doc.alternate_url, rel="alternate", type="text/html")
+    if doc.hub:
+        generator.link(href=doc.hub, rel="hub")
     if not doc.archive:  # the same entries as RSS 2.0 and JSON Feed
         for fmt, kind in _ALTERNATES:
             generator.link(href=format_url(doc.self_url, fmt), rel="alternate", type=kind)
@@ -235,8 +239,12 @@ def render_rss(doc: FeedDoc) -> bytes:
     generator = FeedGenerator()
     generator.title(xml_safe(doc.title))
     generator.description(xml_safe(doc.subtitle))
-    generator.link(href=doc.alternate_url, rel="alternate")
+    # In this order: feedgen makes the last link it is given the channel's <link> (the page).
     generator.link(href=format_url(doc.self_url, "rss"), rel="self")
+    generator.link(href=doc.alternate_url, rel="alternate")
+    if doc.hub:  # feedgen would make any other link the channel's <link>
+        generator.register_extension("websub", _HubExtension, atom=False, rss=True)
+        generator.websub.href = doc.hub
     generator.lastBuildDate(doc.updated)
     generator.generator("dltbot", uri="https://pypi.org/project/dltbot/")
     for item in doc.items:
@@ -275,7 +283,22 @@ def render_json(doc: FeedDoc) -> bytes:
         "description": doc.subtitle,
         "items": items,
     }
+    if doc.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": doc.hub}]
     return json.dumps(feed, ensure_ascii=False, indent=1).encode() + b"\n"
+
+
+class _HubExtension(BaseExtension):  # type: ignore[misc]
+    """RSS 2.0 `<atom:link rel="hub">` (WebSub), beside feedgen's `rel="self"` one."""
+
+    href = ""
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed[0]
+        link = etree.SubElement(channel, f"{{{_ATOM_NS}}}link")
+        link.set("href", self.href)
+        link.set("rel", "hub")
+        return feed
 
 
 class _ArchiveExtension(BaseExtension):  # type: ignore[misc]

@@ -86,6 +86,8 @@ class Service:
         self.exported = False  # the first sync exports even when nothing new came
         self.enricher: Any = None
         self.site: Site | None = None
+        self.pinger: Any = None  # websub.HubPinger, with feed.websub_hub
+        self.ping_task: asyncio.Task[None] | None = None
         self.enrichments: set[asyncio.Task[None]] = set()
 
     async def run(self, ready: Any = None) -> None:
@@ -120,6 +122,8 @@ class Service:
                 self.enricher = Enricher(self.config.enrich, self.db_path, site.base)
             await self._start_bot(storage)
             self.site = site
+            if self.config.feed.websub_hub:
+                self._start_pinger(self.config.feed.websub_hub, site.base)
             if self.enricher is not None:
                 # Additions recorded from now on wait for their cards (up to enrich.wait)
                 # before the feeds, the page and the pushes show them.
@@ -180,6 +184,23 @@ class Service:
                 id="deliver",
             )  # fmt: skip
             return
+
+    def _start_pinger(self, hub: str, base: str) -> None:
+        from .enrich.client import Http
+        from .enrich.run import user_agent
+        from .websub import HubPinger
+
+        # Its own client: no spacing between pings (one hub, a dozen feeds per change).
+        http = Http(user_agent(base), host_spacing=0.0, host_concurrency=4)
+        self.pinger = HubPinger(hub, http)
+        self.ping_task = asyncio.create_task(self.pinger.run())
+
+    def _feeds_changed(self, name: str) -> None:
+        """The list's additions are in its feeds now: tell the WebSub hub."""
+        if self.pinger is not None and self.site is not None:
+            from .websub import changed_feeds
+
+            self.pinger.publish(changed_feeds(self.site.base, name, self.site.filtered_feeds(name)))
 
     async def _deliver(self) -> None:
         if self.sender is not None and not self.stopping.is_set():
@@ -242,17 +263,21 @@ class Service:
                  source.name, report.commits, counts, report.seconds)  # fmt: skip
         if self.config.export.dir is not None and (report.commits or not self.exported):
             await asyncio.to_thread(self._export, self.config.export.dir)
+        changed = not set(report.events).isdisjoint(self.config.feed.kinds)  # the feeds
         if self.enricher is not None:
             # Off the sync's path: the next sync of this list need not wait for it.
-            task = asyncio.create_task(self._enrich(source.name))
+            task = asyncio.create_task(self._enrich(source.name, changed))
             self.enrichments.add(task)
             task.add_done_callback(self.enrichments.discard)
         else:
+            if changed:
+                self._feeds_changed(source.name)
             await self._deliver()
 
-    async def _enrich(self, name: str) -> None:
+    async def _enrich(self, name: str, changed: bool) -> None:
         """Fetch the cards of new additions (and re-check links that are due), then release
-        the additions to the pushes: they wait for their cards up to enrich.wait."""
+        the additions to the feeds and the pushes: they wait for their cards up to
+        enrich.wait. `changed`: the sync brought events the feeds show (the hub hears)."""
         top, history = await asyncio.to_thread(self._last_event_id, name)
         if top <= history:  # a first backfill: history, nothing to hold back
             self._release(top)
@@ -268,6 +293,8 @@ class Service:
         except Exception:  # a failing pass must not hold the pushes
             log.exception("list %s: enrichment failed", name)
         self._release(top)
+        if changed:
+            self._feeds_changed(name)
         await self._deliver()
         try:
             report = await run
@@ -337,6 +364,11 @@ class Service:
             self.scheduler.shutdown(wait=False)
         for task in list(self.requested):
             task.cancel()
+        if self.ping_task is not None:  # pings not sent yet are lost; readers still poll
+            self.ping_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ping_task
+            await self.pinger.http.close()
         if self.syncs:  # 2. the current commit's transaction finishes; the sync stops after it
             await asyncio.wait(self.syncs, timeout=8)
         self.pool.shutdown(wait=False)

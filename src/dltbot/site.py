@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ class Document:
     updated: datetime | None = None  # for Last-Modified
     status: int = 200
     self_url: str | None = None  # for the Link: rel="self" header
+    hub: str | None = None  # for the Link: rel="hub" header (WebSub)
 
 
 ATOM = "application/atom+xml; charset=utf-8"
@@ -59,6 +61,8 @@ OPML = "text/x-opml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
+FILTERED_KEPT = 1000  # filtered feed URLs remembered for WebSub pings
+FILTERED_FOR = 7 * 86400.0  # … for this long after a reader last fetched one
 
 
 class Site:
@@ -84,6 +88,20 @@ class Site:
         self._cache: dict[tuple[str, ...], tuple[tuple[int, str, int | None], Document]] = {}
         self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
+        self.hub = config.feed.websub_hub
+        # Filtered feeds served lately (URL → list or None, when), least recent first.
+        self._filtered: dict[str, tuple[str | None, float]] = {}
+
+    def filtered_feeds(self, name: str) -> list[str]:
+        """Filtered feeds readers fetched in the last FILTERED_FOR seconds that a change of
+        the list may change: WebSub pings them too."""
+        now = time.monotonic()
+        with self._lock:
+            return [
+                url
+                for url, (of, at) in self._filtered.items()
+                if of in (None, name) and now - at < FILTERED_FOR
+            ]
 
     @property
     def storage(self) -> Storage:
@@ -166,6 +184,14 @@ class Site:
         self._check_list(name)
         section = check_words("section", section)
         q = check_words("q", q)
+        if (section or q) and self.hub:  # a filtered feed in use: the hub hears of its changes
+            params = {key: value for key, value in (("section", section), ("q", q)) if value}
+            url = self.base + paths.feed(name, fmt) + "?" + urlencode(params)
+            with self._lock:
+                self._filtered.pop(url, None)
+                self._filtered[url] = (name, time.monotonic())
+                while len(self._filtered) > FILTERED_KEPT:
+                    del self._filtered[next(iter(self._filtered))]
         return self._cached(
             ("feed", name or "", section or "", q or "", fmt),
             lambda: self._render(self._feed(name, section, q), fmt),
@@ -201,6 +227,7 @@ class Site:
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
             since=self._since(name),
+            hub=self.hub,
         )
         return doc
 
@@ -263,14 +290,16 @@ class Site:
             alternate_url=page_url,
             items=digest_items(name, events, period, self.size, page_url),
             since=self._since(name),
+            hub=self.hub,
         )
         return doc
 
     def _render(self, doc: FeedDoc, fmt: Format) -> Document:
         updated = datetime.fromisoformat(doc.updated)
         return Document(
-            render(doc, fmt), _TYPES[fmt], updated, self_url=format_url(doc.self_url, fmt)
-        )
+            render(doc, fmt), _TYPES[fmt], updated, self_url=format_url(doc.self_url, fmt),
+            hub=doc.hub,
+        )  # fmt: skip
 
     def _title(self, name: str | None) -> str:
         return f"{name}: new entries" if name else "All lists: new entries"

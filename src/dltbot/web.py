@@ -70,6 +70,8 @@ def respond(request: web.Request, document: Document, max_age: int = 60) -> web.
         headers["Last-Modified"] = format_datetime(document.updated, usegmt=True)
     if document.self_url:
         headers["Link"] = f'<{document.self_url}>; rel="self"'
+        if document.hub:  # WebSub discovery: the hub and the topic (self)
+            headers["Link"] = f'<{document.hub}>; rel="hub", ' + headers["Link"]
     if document.status == 200 and _not_modified(request, document, digest):
         return web.Response(status=304, headers=headers)
     body = document.body

@@ -186,6 +186,16 @@ class Http:
         )
         return response
 
+    async def post(self, url: str, form: Mapping[str, str], *, trusted: bool = False) -> Response:
+        """POST a form (a WebSub ping); redirects are not followed."""
+        response = Response(url)
+        refused = self._refuse(url, trusted)
+        if refused:
+            response.error, response.error_kind = refused
+            return response
+        await self._one(url, {}, 64_000, trusted, response, form)
+        return response
+
     def _refuse(self, url: str, trusted: bool) -> tuple[str, str] | None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -202,7 +212,13 @@ class Http:
         return None
 
     async def _one(
-        self, url: str, headers: Mapping[str, str], max_size: int, trusted: bool, out: Response
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        max_size: int,
+        trusted: bool,
+        out: Response,
+        form: Mapping[str, str] | None = None,  # POST it, when given
     ) -> None:
         prefix = max((p for p in self._spacing if url.startswith(p)), key=len, default=None)
         host_key = prefix or urlsplit(url).netloc.lower()
@@ -222,9 +238,10 @@ class Http:
                 await asyncio.sleep(start - now)
             self.requests += 1
             try:
-                async with self._session(trusted).get(
-                    url, headers=dict(headers), allow_redirects=False
-                ) as reply:
+                async with self._session(trusted).request(
+                    "GET" if form is None else "POST", url, headers=dict(headers),
+                    data=None if form is None else dict(form), allow_redirects=False,
+                ) as reply:  # fmt: skip
                     out.status = reply.status
                     out.headers = CIMultiDict(reply.headers)
                     body = bytearray()

@@ -1,0 +1,114 @@
+"""WebSub publishing against a fake hub on 127.0.0.1: the feeds name the hub, a change pings
+it for each changed feed, a failing hub is retried, and `dltbot run` pings after a push."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from conftest import GitRepo, validate_atom
+from fakehub import FakeHub
+from test_hooks import SECRET, github_push, post_push, wait_until
+from test_service import Running, write_config
+
+from dltbot import websub
+from dltbot.config import parse_config
+from dltbot.enrich.client import Http
+from dltbot.models import ListSource
+from dltbot.site import Site
+from dltbot.storage import Storage
+from dltbot.sync import sync_list
+
+
+@pytest.fixture
+def hub() -> Any:
+    server = FakeHub(failures=2).start()
+    yield server
+    server.stop()
+
+
+def test_pings_are_coalesced_and_retried_until_the_hub_takes_them(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websub, "FIRST_RETRY", 0.05)
+    urls = websub.changed_feeds("https://feeds.example.org", "dlt")
+    assert len(urls) == 12 and "https://feeds.example.org/lists/dlt/weekly.json" in urls
+
+    async def scenario() -> int:
+        http = Http("dltbot-test", host_spacing=0.0)
+        pinger = websub.HubPinger(hub.url, http)
+        pinger.publish(urls)
+        pinger.publish(urls[:3])  # still waiting: not queued twice
+        task = asyncio.create_task(pinger.run())
+        deadline = time.monotonic() + 10
+        while pinger.due and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await http.close()
+        return pinger.sent
+
+    assert asyncio.run(scenario()) == 12
+    assert sorted(hub.published()) == sorted(urls)  # two 500s, then each once
+    assert len(hub.pings) == 12
+
+
+def test_feeds_name_the_hub(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": "# L\n\n- [One](https://one.org) first\n"}, "one")
+    storage = Storage(tmp_path / "db.sqlite3")
+    assert sync_list(storage, ListSource("dlt", str(repo.path)), tmp_path / "c").error is None
+    hub = "https://hub.example.org/"
+    config = parse_config(
+        {"feed": {"base_url": "https://f.example.org", "websub_hub": hub},
+         "lists": [{"name": "dlt", "repo": "x"}]}
+    )  # fmt: skip
+    site = Site(storage, config)
+    atom = site.feed("dlt")
+    assert validate_atom(atom.body, tmp_path).startswith("VALID")
+    links = {link["rel"]: link["href"] for link in feedparser.parse(atom.body).feed.links}
+    assert links["hub"] == hub and links["self"] == "https://f.example.org/lists/dlt/feed.atom"
+    assert atom.hub == hub  # the HTTP Link header names it too (test_run_… below)
+    rss = site.feed("dlt", fmt="rss").body
+    assert f'<atom:link href="{hub}" rel="hub"/>' in rss.decode()
+    assert feedparser.parse(rss).feed.link == "https://f.example.org/"  # the page, not the feed
+    assert json.loads(site.feed("dlt", fmt="json").body)["hubs"] == [{"type": "WebSub", "url": hub}]
+    storage.close()
+
+
+def test_run_pings_the_hub_for_each_changed_feed_after_a_push(
+    repo: GitRepo, tmp_path: Path, hub: FakeHub
+) -> None:
+    hub.failures = 0
+    repo.commit({"README.md": "# L\n\n- [One](https://one.org) first\n"}, "one")
+    lists = f"  - name: l\n    repo: {repo.path}\n    interval: 1h\n"
+    extra = f"webhooks:\n  secret: {SECRET}\nfeed:\n  websub_hub: {hub.url}\n"
+    running = Running(write_config(tmp_path / "c.yaml", tmp_path / "db.sqlite3", lists, extra))
+    try:
+        running.wait_log("list l synced: 1 new commits")
+        hub.pings.clear()  # the first backfill may ping too
+        repo.commit(
+            {"README.md": "# L\n\n- [One](https://one.org)\n- [Two](https://two.org)\n"}, "2"
+        )
+        assert post_push(running, github_push()) == 202
+        wait_until(lambda: len(hub.published()) >= 12)
+        base = running.base
+        assert hub.published() >= {
+            f"{base}/feed.atom", f"{base}/feed.rss", f"{base}/lists/l/feed.atom",
+            f"{base}/lists/l/daily.atom", f"{base}/lists/l/weekly.json",
+        }  # fmt: skip
+        # The Link header names the hub; a filtered feed a reader fetched is pinged too.
+        with urllib.request.urlopen(base + "/lists/l/feed.atom?q=two", timeout=10) as reply:
+            assert f'<{hub.url}>; rel="hub"' in reply.headers["Link"]
+        hub.pings.clear()
+        repo.commit(
+            {"README.md": "# L\n\n- [Two](https://two.org)\n- [Three](https://three.org)\n"}, "3"
+        )
+        assert post_push(running, github_push()) == 202
+        wait_until(lambda: f"{base}/lists/l/feed.atom?q=two" in hub.published())
+    finally:
+        running.stop()
