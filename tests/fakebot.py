@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from loopserver import LoopServer
 
@@ -118,6 +119,10 @@ class FakeTelegram(LoopServer):
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
+        # setWebhook's url, secret_token and allowed_updates while a webhook is set: updates
+        # are then POSTed there (and getUpdates is refused, as Telegram does).
+        self.webhook: dict[str, str] | None = None
+        self.webhook_answers: list[int] = []  # the webhook's HTTP status for each update
         self.updates: list[dict[str, Any]] = []
         self.next_update = 1
         self.next_message: dict[int, int] = {}
@@ -144,6 +149,9 @@ class FakeTelegram(LoopServer):
             async with self.new_updates:
                 update_id = self.next_update
                 self.next_update += 1
+                if self.webhook is not None:
+                    self.loop.create_task(self._post({"update_id": update_id, **update}))
+                    return update_id
                 self.updates.append({"update_id": update_id, **update})
                 self.new_updates.notify_all()
                 return update_id
@@ -250,7 +258,24 @@ class FakeTelegram(LoopServer):
                                "can_join_groups": True, "can_read_all_group_messages": False,
                                "supports_inline_queries": True})  # fmt: skip
 
+    async def _post(self, update: dict[str, Any]) -> None:
+        """Deliver an update to the webhook as Telegram does (JSON, the secret header)."""
+        assert self.webhook is not None
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token", "")}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.webhook["url"], json=update, headers=headers) as reply,
+        ):
+            self.webhook_answers.append(reply.status)
+
+    async def _api_setWebhook(self, call: Call) -> web.Response:
+        if not call.params.get("url"):
+            return self._error(call, 400, "Bad Request: bad webhook: URL is empty")
+        self.webhook = dict(call.params)
+        return self._ok(call, True)
+
     async def _api_deleteWebhook(self, call: Call) -> web.Response:
+        self.webhook = None
         return self._ok(call, True)
 
     async def _api_setMyCommands(self, call: Call) -> web.Response:
@@ -260,6 +285,9 @@ class FakeTelegram(LoopServer):
         return self._ok(call, True)
 
     async def _api_getUpdates(self, call: Call) -> web.Response:
+        if self.webhook is not None:
+            return self._error(call, 409, "Conflict: can't use getUpdates method while webhook "
+                               "is active; use deleteWebhook to delete the webhook first")  # fmt: skip
         offset = int(call.params.get("offset", 0) or 0)
         timeout = float(call.params.get("timeout", 0) or 0)
         async with self.new_updates:

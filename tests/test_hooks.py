@@ -9,6 +9,7 @@ import hmac
 import http.client
 import json
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pytest
 from conftest import GitRepo
+from fakebot import TOKEN, FakeTelegram
 from test_service import Running, write_config
 
 from dltbot import web
+from dltbot.bot.app import webhook_secret
 from dltbot.config import Config, parse_config
 from dltbot.hooks import Receiver, repo_key
 from dltbot.site import Site
@@ -305,3 +308,74 @@ def test_run_syncs_on_a_signed_push_and_coalesces_a_burst(repo: GitRepo, tmp_pat
     finally:
         if running.process.poll() is None:
             running.stop()
+
+
+# --- Telegram's webhook: updates pushed to `dltbot run`, and back to polling ----------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_telegram_webhook_mode_end_to_end_and_back_to_polling(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    fake = FakeTelegram().start()
+    try:
+        repo.commit({"README.md": "# L\n\n- [One](https://one.org) first\n"}, "one")
+        port = free_port()
+        lists = f"  - name: l\n    repo: {repo.path}\n    interval: 1h\n"
+        telegram = f"telegram:\n  token: '{TOKEN}'\n  api_base_url: {fake.base_url}\n"
+        hooked = telegram + f"  webhook_url: http://127.0.0.1:{port}\n"
+        config = write_config(
+            tmp_path / "c.yaml", tmp_path / "db.sqlite3", lists,
+            hooked + f"web:\n  listen: 127.0.0.1:{port}\n",
+        )  # fmt: skip
+        config.write_text(config.read_text().replace("web:\n  listen: 127.0.0.1:0\n", ""))
+        running = Running(config)
+        try:
+            running.wait_log("bot started (webhook)")
+            assert fake.webhook is not None
+            secret = webhook_secret(TOKEN)
+            assert fake.webhook["url"] == f"http://127.0.0.1:{port}/telegram/{secret}"
+            assert fake.webhook["secret_token"] == secret
+            assert {"message", "callback_query", "inline_query"} <= set(
+                json.loads(fake.webhook["allowed_updates"])
+            )
+            fake.message("/help")
+            reply = fake.wait_for(lambda: [s for s in fake.sent if s.chat_id == 1001])
+            assert "/search" in reply[0].text and fake.webhook_answers == [200]
+            # Forged pushes: the wrong header, or a path without the secret.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            body = json.dumps({"update_id": 99, "message": {"text": "/help"}})
+            for path, header, status in (
+                (f"/telegram/{secret}", "guess", 403),
+                ("/telegram/guess", secret, 404),
+            ):
+                conn.request("POST", path, body=body,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": header})  # fmt: skip
+                answer = conn.getresponse()
+                answer.read()
+                assert answer.status == status
+            conn.close()
+            assert fake.calls_of("getUpdates") == []  # no polling meanwhile
+        finally:
+            running.stop()
+        # The key removed: the webhook is deleted on start and updates are polled again.
+        config.write_text(
+            config.read_text().replace(f"  webhook_url: http://127.0.0.1:{port}\n", "")
+        )
+        running = Running(config)
+        try:
+            running.wait_log("bot started (polling)")
+            assert fake.webhook is None and fake.calls_of("deleteWebhook")
+            sent = len(fake.sent)
+            fake.message("/help")
+            fake.wait_for(lambda: len(fake.sent) > sent)
+        finally:
+            running.stop()
+    finally:
+        fake.stop()

@@ -199,6 +199,15 @@ class TelegramConfig(_Strict):
     admins: list[int] = Field(default_factory=list)  # user ids allowed /status and /sync
     channels: list[int] = Field(default_factory=list)  # chat ids that get every addition
     api_base_url: str = "https://api.telegram.org"  # a self-hosted Bot API server
+    # The public URL of this server for Telegram's webhook (updates pushed, no polling).
+    webhook_url: str | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be this server's public URL, such as https://bot.example.org")
+        return value.rstrip("/") if value else value
 
     @field_validator("api_base_url")
     @classmethod

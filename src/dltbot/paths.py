@@ -26,6 +26,8 @@ ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
 ROUTE_ARCHIVE = "/archive/{number}.atom"
 ROUTE_LIST_ARCHIVE = "/lists/{name}/archive/{number}.atom"
 ROUTE_HOOK = "/hooks/{forge}"  # POST: a forge's push webhook (dltbot run with webhooks.secret)
+TELEGRAM_HOOK = "/telegram/"  # + the secret: Telegram's webhook (telegram.webhook_url)
+ROUTE_TELEGRAM = TELEGRAM_HOOK + "{secret}"
 
 
 def list_prefix(name: str | None) -> str:

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from . import web
+from . import paths, web
 from .config import Config
 from .errors import DltbotError
 from .hooks import Receiver
@@ -87,6 +87,7 @@ class Service:
         self.enricher: Any = None
         self.site: Site | None = None
         self.pinger: Any = None  # websub.HubPinger, with feed.websub_hub
+        self.telegram_hook: web.TelegramHook | None = None  # with telegram.webhook_url
         self.ping_task: asyncio.Task[None] | None = None
         self.enrichments: set[asyncio.Task[None]] = set()
 
@@ -111,9 +112,15 @@ class Service:
                     self.request_sync,
                     branch_of,
                 )
+            token, webhook_url = self.config.telegram.token, self.config.telegram.webhook_url
+            if token and webhook_url:
+                from .bot.app import webhook_secret
+
+                self.telegram_hook = web.TelegramHook(webhook_secret(token))
             runner = await web.start(
                 site, host, port, self.config.web.request_timeout,
                 self.config.web.max_connections, receiver, self.config.webhooks.max_body_size,
+                self.telegram_hook,
             )  # fmt: skip
             site.base = self.config.base_url(bound=runner.port)
             if self.config.enrich.enabled:
@@ -161,8 +168,13 @@ class Service:
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 
     async def _bot_until_up(self, post_init: Any) -> None:
-        """Start the bot, retrying while Telegram is unreachable: feeds and syncs go on."""
+        """Start the bot, retrying while Telegram is unreachable: feeds and syncs go on.
+
+        With telegram.webhook_url, Telegram pushes updates to this server; without it, they
+        are polled (start_polling deletes a webhook left from before)."""
         from telegram.error import NetworkError
+
+        from .bot.app import start_webhook, update_sink
 
         delay = 2.0
         while not self.stopping.is_set():
@@ -170,7 +182,13 @@ class Service:
                 await self.application.initialize()
                 await post_init(self.application)
                 await self.application.start()
-                await self.application.updater.start_polling()
+                hook = self.telegram_hook
+                if hook is not None:
+                    url = f"{self.config.telegram.webhook_url}{paths.TELEGRAM_HOOK}{hook.secret}"
+                    hook.accept = update_sink(self.application)
+                    await start_webhook(self.application, url, hook.secret)
+                else:
+                    await self.application.updater.start_polling()
             except NetworkError as error:
                 log.warning("Telegram unreachable (%s); retrying the bot in %.0fs",
                             error.message, delay)  # fmt: skip
@@ -178,7 +196,7 @@ class Service:
                 delay = min(60.0, delay * 2)
                 continue
             self.bot_started = True
-            log.info("bot started")
+            log.info("bot started (%s)", "webhook" if self.telegram_hook else "polling")
             self.scheduler.add_job(
                 self._deliver, "interval", seconds=0.5, max_instances=1, coalesce=True,
                 id="deliver",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import hmac
+import json
 import logging
 import resource
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache, partial
 from typing import Any, TypeVar
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 SITE: web.AppKey[Site] = web.AppKey("site", Site)
 HOOKS: web.AppKey[Receiver | None] = web.AppKey("hooks")
+TELEGRAM: web.AppKey[TelegramHook | None] = web.AppKey("telegram")
+TELEGRAM_BODY = 1_000_000  # an update is a few KB
 MAX_HOOK_BODY: web.AppKey[int] = web.AppKey("max_hook_body", int)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -224,27 +229,65 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def _body(request: web.Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is over `limit` bytes (not read further)."""
+    if (request.content_length or 0) > limit:
+        return None
+    body = bytearray()
+    while len(body) <= limit and (more := await request.content.read(limit + 1 - len(body))):
+        body += more  # read() returns what has arrived, not all of it
+    return None if len(body) > limit else bytes(body)
+
+
 async def hook(request: web.Request) -> web.Response:
     """A forge's push webhook: 202 and a sync started (never run inside the request)."""
     receiver, forge = request.app[HOOKS], request.match_info["forge"]
     if receiver is None or forge not in FORGES:
         raise NotFoundError("no webhooks here (webhooks.secret is not set)")
     limit = request.app[MAX_HOOK_BODY]
-    if (request.content_length or 0) > limit:
-        return _refused(forge, HookError(413, f"delivery over {limit} bytes"))
-    body = bytearray()
-    while len(body) <= limit and (more := await request.content.read(limit + 1 - len(body))):
-        body += more  # read() returns what has arrived, not all of it
-    if len(body) > limit:
+    body = await _body(request, limit)
+    if body is None:
         return _refused(forge, HookError(413, f"delivery over {limit} bytes"))
     try:
-        status, done = receiver.receive(
-            forge, request.headers, bytes(body), request.query.get("list")
-        )
+        status, done = receiver.receive(forge, request.headers, body, request.query.get("list"))
     except HookError as error:
         return _refused(forge, error)
     log.info("webhook %s: %s", forge, done)
     return web.json_response({"status": done}, status=status)
+
+
+@dataclass
+class TelegramHook:
+    """Where Telegram's webhook updates go: `accept` is set once the bot is up (until then
+    Telegram is answered 503 and retries)."""
+
+    secret: str
+    accept: Callable[[Any], Awaitable[None]] | None = None
+
+
+async def telegram_update(request: web.Request) -> web.Response:
+    """An update pushed by Telegram (telegram.webhook_url): the path and the header both
+    carry the secret; the update joins the bot's queue."""
+    hook = request.app[TELEGRAM]
+    if hook is None or not hmac.compare_digest(request.match_info["secret"], hook.secret):
+        raise NotFoundError("no such path")
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not hmac.compare_digest(given.encode(), hook.secret.encode()):
+        _FLOOD.note("telegram webhook refused: wrong secret header")
+        return web.Response(status=403)
+    if hook.accept is None:
+        return web.Response(status=503)
+    body = await _body(request, TELEGRAM_BODY)
+    if body is None:
+        return web.Response(status=413)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return web.Response(status=400)
+    await hook.accept(data)
+    return web.Response(status=200)
 
 
 def _refused(forge: str, error: HookError) -> web.Response:
@@ -254,15 +297,21 @@ def _refused(forge: str, error: HookError) -> web.Response:
 
 
 def build_app(
-    site: Site, receiver: Receiver | None = None, max_hook_body: int = 1_000_000
+    site: Site,
+    receiver: Receiver | None = None,
+    max_hook_body: int = 1_000_000,
+    telegram: TelegramHook | None = None,
 ) -> web.Application:
-    """Return the aiohttp application serving a site (and webhooks, with a receiver)."""
+    """Return the aiohttp application serving a site (and webhooks: the forges', with a
+    receiver; Telegram's, with a hook)."""
     app = web.Application(middlewares=[_errors])
     app.on_response_prepare.append(_security_headers)
     app[SITE] = site
     app[HOOKS] = receiver
     app[MAX_HOOK_BODY] = max_hook_body
+    app[TELEGRAM] = telegram
     app.router.add_post(paths.ROUTE_HOOK, hook)
+    app.router.add_post(paths.ROUTE_TELEGRAM, telegram_update)
     for path, handler in (
         (paths.INDEX, index),
         (paths.ROUTE_FEED, feed),
@@ -312,10 +361,11 @@ async def start(
     max_connections: int = MAX_CONNECTIONS,
     receiver: Receiver | None = None,
     max_hook_body: int = 1_000_000,
+    telegram: TelegramHook | None = None,
 ) -> Server:
     """Start serving; return the server (port 0 picks a free port: see Server.port)."""
     runner = web.AppRunner(
-        build_app(site, receiver, max_hook_body), access_log=None,
+        build_app(site, receiver, max_hook_body, telegram), access_log=None,
         keepalive_timeout=request_timeout,
         handler_cancellation=True, shutdown_timeout=1.0,
     )  # fmt: skip

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,27 @@ def run_bot(config: Config, db_path: Path) -> None:
     with Storage(db_path) as storage:
         application = build_application(config, storage, sync_runner(config, db_path))
         application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def webhook_secret(token: str) -> str:
+    """The secret of the Telegram webhook (its path and X-Telegram-Bot-Api-Secret-Token):
+    derived from the token, so it is stable across restarts and unknowable without it."""
+    return hashlib.sha256(b"dltbot telegram webhook\0" + token.encode()).hexdigest()[:48]
+
+
+def update_sink(application: BotApp) -> Callable[[Any], Awaitable[None]]:
+    """Return what the web server hands a webhook's JSON to: it becomes an Update in the
+    application's queue, handled as a polled one would be."""
+
+    async def accept(data: Any) -> None:
+        update = Update.de_json(data, application.bot)
+        await application.update_queue.put(update)
+
+    return accept
+
+
+async def start_webhook(application: BotApp, url: str, secret: str) -> None:
+    """Ask Telegram to push updates to url (every kind the handlers take)."""
+    await application.bot.set_webhook(
+        url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+    )
