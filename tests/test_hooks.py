@@ -379,3 +379,33 @@ def test_telegram_webhook_mode_end_to_end_and_back_to_polling(
             running.stop()
     finally:
         fake.stop()
+
+
+def test_admin_sync_goes_through_the_service_jobs(repo: GitRepo, tmp_path: Path) -> None:
+    """/sync in `dltbot run` asks the service's own jobs (the ones polls and webhooks use),
+    and answers with what each list brought."""
+    fake = FakeTelegram().start()
+    try:
+        repo.commit({"README.md": "# L\n\n- [One](https://one.org) first\n"}, "one")
+        lists = f"  - name: l\n    repo: {repo.path}\n    interval: 1h\n"
+        telegram = (
+            f"telegram:\n  token: '{TOKEN}'\n  api_base_url: {fake.base_url}\n  admins: [1001]\n"
+        )
+        running = Running(
+            write_config(tmp_path / "c.yaml", tmp_path / "db.sqlite3", lists, telegram)
+        )
+        try:
+            running.wait_log("list l synced: 1 new commits")
+            running.wait_log("bot started")
+            repo.commit(
+                {"README.md": "# L\n\n- [One](https://one.org) first\n- [Two](https://two.org)\n"},
+                "2",
+            )
+            fake.message("/sync")
+            done = fake.wait_for(lambda: [s for s in fake.sent if s.text.startswith("Sync done")])
+            assert done[0].text == "Sync done: l: 1 commits, 1 added"
+            assert syncs(running) == 2  # the service's job logged it, as any other sync
+        finally:
+            running.stop()
+    finally:
+        fake.stop()

@@ -172,16 +172,12 @@ class FeedConfig(_Strict):
     @field_validator("websub_hub")
     @classmethod
     def _check_hub(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http(s) URL, such as https://pubsubhubbub.appspot.com/")
-        return value
+        return _http_url(value, "https://pubsubhubbub.appspot.com/", strip=False)
 
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an absolute http(s) URL, such as https://feeds.example.org")
-        return value.rstrip("/") if value else value
+        return _http_url(value, "https://feeds.example.org")
 
     @field_validator("kinds")
     @classmethod
@@ -205,16 +201,12 @@ class TelegramConfig(_Strict):
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be this server's public URL, such as https://bot.example.org")
-        return value.rstrip("/") if value else value
+        return _http_url(value, "https://bot.example.org (this server's public URL)")
 
     @field_validator("api_base_url")
     @classmethod
     def _check_api(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http(s) URL, such as https://api.telegram.org")
-        return value.rstrip("/")
+        return _http_url(value, "https://api.telegram.org") or value
 
     @field_validator("token")
     @classmethod
@@ -225,10 +217,17 @@ class TelegramConfig(_Strict):
         return value.strip() if value else None
 
 
-def _check_api_url(value: str) -> str:
+def _http_url(value: str | None, example: str, strip: bool = True) -> str | None:
+    """Check an absolute http(s) URL (None passes); without a trailing slash unless told."""
+    if value is None:
+        return None
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-        raise ValueError("must be an http(s) URL")
-    return value.rstrip("/")
+        raise ValueError(f"must be an absolute http(s) URL, such as {example}")
+    return value.rstrip("/") if strip else value
+
+
+def _check_api_url(value: str) -> str:
+    return _http_url(value, "https://api.example.org") or value
 
 
 ApiUrl = Annotated[str, BeforeValidator(lambda v: _check_api_url(str(v)))]

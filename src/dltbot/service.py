@@ -29,7 +29,7 @@ from .hooks import Receiver
 from .models import ListSource, SyncReport
 from .site import Site
 from .storage import Storage
-from .sync import WarmList, event_counts, sync_list
+from .sync import WarmList, event_counts, report_summary, sync_list
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class Service:
         self.running: set[str] = set()
         self.again: set[str] = set()
         self.requested: set[asyncio.Task[None]] = set()
+        self.reports: dict[str, SyncReport] = {}  # each list's last sync
         self.bot_task: asyncio.Task[None] | None = None
         self.bot_started = False
         self.exported = False  # the first sync exports even when nothing new came
@@ -158,11 +159,16 @@ class Service:
         if not self.config.telegram.token:
             log.info("no telegram.token: running feed-only (no bot)")
             return
-        from .bot.app import build_application, post_init, quiet_loggers, sync_runner
+        from .bot.app import build_application, post_init, quiet_loggers
 
         quiet_loggers()
+        loop = asyncio.get_running_loop()
+
+        def sync_from_bot() -> str:  # /sync, in a worker thread: the service's own jobs
+            return asyncio.run_coroutine_threadsafe(self.sync_now(), loop).result()
+
         self.application = build_application(
-            self.config, storage, sync_runner(self.config, self.db_path), schedule_delivery=False
+            self.config, storage, sync_from_bot, schedule_delivery=False
         )
         self.sender = self.application.bot_data.sender
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
@@ -239,6 +245,18 @@ class Service:
         task.add_done_callback(self.requested.discard)
         return True
 
+    async def sync_now(self) -> str:
+        """Sync every list now through the same jobs as polls and webhooks (one per list at
+        a time, sync.concurrency at once, stopped by shutdown); return what each brought."""
+        sources = self.config.sources()
+        for source in sources:
+            self.request_sync(source.name)
+        while any(s.name in self.running for s in sources) and not self.stopping.is_set():
+            await asyncio.sleep(0.1)
+        if self.stopping.is_set():
+            return "stopping: not all lists were synced"
+        return report_summary([self.reports[s.name] for s in sources if s.name in self.reports])
+
     async def _poll(self, source: ListSource) -> None:
         """The list's interval came: sync it, unless a sync of it is running already."""
         if source.name not in self.running:
@@ -264,6 +282,7 @@ class Service:
             report = await future
         finally:
             self.syncs.discard(future)
+        self.reports[source.name] = report
         counts = event_counts(report) or "none"
         if report.error:
             failures = self.failures.get(source.name, 0) + 1

@@ -37,6 +37,16 @@ def event_counts(report: SyncReport) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items()))
 
 
+def report_summary(reports: Sequence[SyncReport]) -> str:
+    """One part per list: its commits and events, or its error (the bot's /sync answer)."""
+    return "; ".join(
+        f"{r.name}: {r.error}"
+        if r.error
+        else f"{r.name}: {r.commits} commits, " + (event_counts(r) or "no events")
+        for r in reports
+    )
+
+
 def not_text(data: bytes) -> str | None:
     """Say why a version of the list file is not a list's text, or None if it is."""
     if b"\0" in data[:8192]:

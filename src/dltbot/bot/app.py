@@ -22,7 +22,7 @@ from telegram.ext import (
 from ..config import Config
 from ..errors import ConfigError
 from ..storage import Storage
-from ..sync import event_counts, sync_all
+from ..sync import report_summary, sync_all
 from . import handlers
 from .context import CONTEXT_TYPES, BotData, Context
 from .flow import PerChatOrder, Replies, UserLimit
@@ -130,17 +130,12 @@ async def _deliver(context: Context) -> None:
 
 
 def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:
-    """Return a function that syncs every list on its own connection (for a worker thread)."""
+    """Return a function that syncs every list on its own connection (for a worker thread):
+    `dltbot bot` alone; `dltbot run` asks its own scheduler instead (Service.sync_now)."""
 
     def run() -> str:
         with Storage(db_path) as storage:
-            reports = sync_all(storage, config.sources(), db_path.parent / "clones")
-        return "; ".join(
-            f"{r.name}: {r.error}"
-            if r.error
-            else f"{r.name}: {r.commits} commits, " + (event_counts(r) or "no events")
-            for r in reports
-        )
+            return report_summary(sync_all(storage, config.sources(), db_path.parent / "clones"))
 
     return run
 
