@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .models import ListSource
+from .untrusted import clean_line
 
 Forge = Literal["github", "gitlab", "gitea"]
 FORGES: tuple[Forge, ...] = ("github", "gitlab", "gitea")
@@ -65,8 +66,9 @@ def verify(forge: Forge, headers: Mapping[str, str], body: bytes, secret: str) -
 def parse_push(forge: Forge, headers: Mapping[str, str], body: bytes) -> Push:
     """Read a verified delivery. A push's body must be a JSON object; other events are
     returned without reading it."""
-    event = headers.get(_EVENT_HEADER[forge], "").strip().lower()
-    delivery = headers.get(_DELIVERY_HEADER[forge], "").strip()[:200]
+    # Headers are not covered by the signature: cleaned before they reach a log or an answer.
+    event = clean_line(headers.get(_EVENT_HEADER[forge], ""), 60).lower()
+    delivery = clean_line(headers.get(_DELIVERY_HEADER[forge], ""), 200)
     event = "push" if event == "push hook" else event  # GitLab
     if event != "push":
         return Push(event or "unknown", delivery)
@@ -115,7 +117,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _text(value: Any) -> str:
-    return value[:2000] if isinstance(value, str) else ""
+    return clean_line(value, 2000) if isinstance(value, str) else ""
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?([^:/\s]+):(?!//)(.+)$")  # git@host:owner/repo.git
