@@ -467,8 +467,8 @@ def blob_stream(repository: git.Repo, shas: list[str]) -> Iterator[Iterator[byte
 
 
 def _cat_file(repository: git.Repo, mode: str, shas: list[str]) -> bytes:
-    """Run one `git cat-file --batch` or `--batch-check` over many objects (a round trip
-    each is slow); return its output."""
+    """Run one `git cat-file` (`--batch-check`: sizes) over many objects (a round trip each
+    is slow); return its output. Whole objects stream through blob_stream."""
     result = subprocess.run(
         ["git", "--git-dir", str(repository.git_dir), "cat-file", mode],
         input="".join(f"{sha}\n" for sha in shas).encode(), capture_output=True,
@@ -496,13 +496,8 @@ def _object_sizes(repository: git.Repo, shas: list[str]) -> dict[str, int]:
 
 
 def _read_objects(repository: git.Repo, shas: list[str]) -> dict[str, bytes]:
-    """Read many objects whole."""
+    """Read many (small) objects whole: commits."""
     if not shas:
         return {}
-    out, at, objects = _cat_file(repository, "--batch", shas), 0, {}
-    for sha in shas:
-        end = out.index(b"\n", at)
-        size = _header(out[at:end], sha)
-        objects[sha] = out[end + 1 : end + 1 + size]
-        at = end + 1 + size + 1
-    return objects
+    with blob_stream(repository, shas) as objects:
+        return dict(zip(shas, objects, strict=True))
