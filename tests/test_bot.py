@@ -18,10 +18,10 @@ import pytest
 from conftest import GitRepo
 from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 
-from dltbot.bot.app import build_application, quiet_loggers, sync_runner
 from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, batch_messages
 from dltbot.config import Config, parse_config
 from dltbot.models import Entry, ListSource
+from dltbot.service import Service
 from dltbot.storage import Storage
 from dltbot.sync import sync_list
 from dltbot.view import entry_html
@@ -53,24 +53,18 @@ def make_config(fake: FakeTelegram, db: Path) -> Config:
 
 
 def run_app(config: Config, db: Path, scenario: Callable[[], None]) -> None:
-    """Run the real Application (polling) while scenario() drives the fake from a thread."""
-
-    quiet_loggers()
+    """Run the bot as `dltbot bot` runs it (the service without its web server: polling,
+    fan-out and delivery) while scenario() drives the fake from a thread."""
 
     async def main() -> None:
-        with Storage(db) as storage:
-            application = build_application(config, storage, sync_runner(config, db))
-            async with application:
-                if application.post_init:  # as run_polling() does
-                    await application.post_init(application)
-                await application.start()
-                assert application.updater is not None
-                await application.updater.start_polling(poll_interval=0.0, timeout=1)
-                try:
-                    await asyncio.to_thread(scenario)
-                finally:
-                    await application.updater.stop()
-                    await application.stop()
+        service = Service(config, db, serve=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(service.run(stop=stop))
+        try:
+            await asyncio.to_thread(scenario)
+        finally:
+            stop.set()
+            await running
 
     asyncio.run(main())
 
@@ -122,6 +116,8 @@ def test_commands_buttons_and_inline_mode(
     db = tmp_path / "db.sqlite3"
     with Storage(db) as storage:
         sync(storage, repo, tmp_path)
+        # Left by a `dltbot run` whose hub was down (`dltbot bot` never pings).
+        storage.queue_pings("https://hub.example.org/", ["https://f.org/a", "https://f.org/b"], 0)
     fake.admins[-2001] = {ADMIN}
     config = make_config(fake, db)
 
@@ -191,7 +187,9 @@ def test_commands_buttons_and_inline_mode(
         assert ask("/sync").text == "Sorry, only the bot's admins can do that."
         status = ask("/status", user_id=ADMIN, chat_id=ADMIN)
         assert status.text.startswith("dlt: ok, 60 entries, head ")
-        assert status.text.endswith("Outbox: 0 pending, 0 sent, 0 parked, 0 dropped")
+        assert status.text.endswith(
+            "Outbox: 0 pending, 0 sent, 0 parked, 0 dropped\nWebSub pings: 2 waiting, 0 parked"
+        )
         fake.inline("entry")
         first = fake.wait_for(lambda: fake.calls_of("answerInlineQuery"))[0]
         assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -130,15 +131,19 @@ def test_healthcheck_fails_when_nothing_answers() -> None:
 
 
 def test_a_second_run_on_the_same_database_refuses(service: Running, tmp_path: Path) -> None:
-    second = subprocess.run(
-        [sys.executable, "-m", "dltbot.cli", "run", "--config", str(tmp_path / "config.yaml")],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert second.returncode == 1
-    assert second.stderr.startswith(
-        f"dltbot: error: database {tmp_path / 'db.sqlite3'} is in use by another `dltbot run` (pid "
-    )
-    assert len(second.stderr.splitlines()) == 1
+    # `dltbot bot` holds the database the same way: two senders would double-post.
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123456:" + "A" * 35}
+    for command in ("run", "bot"):
+        second = subprocess.run(
+            [sys.executable, "-m", "dltbot.cli", command, "--config", str(tmp_path / "config.yaml")],
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert second.stderr.startswith(
+            f"dltbot: error: database {tmp_path / 'db.sqlite3'} is in use by another `dltbot run` "
+            "or `dltbot bot` (pid "
+        )
+        assert len(second.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -247,7 +252,7 @@ def test_telegram_down_for_a_while_loses_nothing(repo: GitRepo, tmp_path: Path) 
         running = Running(config)
         try:
             running.wait_log("list good synced: 1 new commits, events: 30 added")
-            time.sleep(3.0)  # deliveries fail meanwhile (502), and are retried
+            time.sleep(3.0)  # the bot cannot start meanwhile (502) and retries; rows wait
             assert fake.sent == []
             fake.down = 0
             fake.wait_for(lambda: sum(s.html.count("href=") for s in fake.sent) >= 30, timeout=60)
@@ -257,7 +262,7 @@ def test_telegram_down_for_a_while_loses_nothing(repo: GitRepo, tmp_path: Path) 
         urls = [u for s in fake.sent for u in __import__("re").findall(r'href="([^"]+)"', s.html)]
         assert sorted(urls) == sorted(f"https://n.org/{i}" for i in range(30))
         assert {s.chat_id for s in fake.sent} == {-100777}
-        assert any(c.status == 502 and c.method == "sendMessage" for c in fake.calls)
+        assert any(c.status == 502 for c in fake.calls)
         assert TOKEN.split(":")[1] not in "\n".join(running.lines)
     finally:
         fake.stop()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from dltbot import websub
 from dltbot.config import parse_config
 from dltbot.enrich.client import Http
 from dltbot.models import ListSource
+from dltbot.retry import Retry
 from dltbot.site import Site
 from dltbot.storage import Storage
 from dltbot.sync import sync_list
@@ -33,29 +35,78 @@ def hub() -> Any:
     server.stop()
 
 
-def test_pings_are_coalesced_and_retried_until_the_hub_takes_them(
-    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(websub, "FIRST_RETRY", 0.05)
-    urls = websub.changed_feeds("https://feeds.example.org", "dlt")
-    assert len(urls) == 12 and "https://feeds.example.org/lists/dlt/weekly.json" in urls
+def run_pinger(hub: str, db: Path, until: Callable[[Storage], bool]) -> int:
+    """Run a HubPinger on the database until until(storage) holds (10 s at most)."""
 
     async def scenario() -> int:
         http = Http("dltbot-test", host_spacing=0.0)
-        pinger = websub.HubPinger(hub.url, http)
-        pinger.publish(urls)
-        pinger.publish(urls[:3])  # still waiting: not queued twice
-        task = asyncio.create_task(pinger.run())
-        deadline = time.monotonic() + 10
-        while pinger.due and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        task.cancel()
+        with Storage(db) as storage:
+            pinger = websub.HubPinger(hub, http, storage)
+            if not until(storage):
+                task = asyncio.create_task(pinger.run())
+                deadline = time.monotonic() + 10
+                while not until(storage) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                task.cancel()
         await http.close()
         return pinger.sent
 
-    assert asyncio.run(scenario()) == 12
+    return asyncio.run(scenario())
+
+
+def waiting(storage: Storage) -> int:
+    return storage.ping_counts().get("pending", 0)
+
+
+def test_pings_are_coalesced_and_retried_until_the_hub_takes_them(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(websub, "RETRY", Retry(first=0.05, cap=1.0, park_after=8))
+    urls = websub.changed_feeds("https://feeds.example.org", "dlt")
+    assert len(urls) == 12 and "https://feeds.example.org/lists/dlt/weekly.json" in urls
+    db = tmp_path / "db.sqlite3"
+    with Storage(db) as storage:
+        pinger = websub.HubPinger(hub.url, Http("unused"), storage)
+        pinger.publish(urls)
+        pinger.publish(urls[:3])  # still waiting: not queued twice
+        assert storage.ping_counts() == {"pending": 12}
+    assert run_pinger(hub.url, db, lambda s: waiting(s) == 0) == 12
     assert sorted(hub.published()) == sorted(urls)  # two 500s, then each once
     assert len(hub.pings) == 12
+    with Storage(db) as storage:
+        assert storage.ping_counts() == {}  # taken pings are not kept
+
+
+def test_pings_survive_a_restart_and_a_hub_that_keeps_refusing_parks_them(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(websub, "RETRY", Retry(first=0.05, cap=0.1, park_after=3))
+    db = tmp_path / "db.sqlite3"
+    urls = ["https://f.example.org/feed.atom", "https://f.example.org/feed.rss"]
+    hub.failures = 1_000
+    with Storage(db) as storage:
+        websub.HubPinger(hub.url, Http("unused"), storage).publish(urls)
+    # The service stops while the hub refuses: the pings wait in the database ...
+    tried = lambda s: all(n >= 1 for _, _, n in s.due_pings(hub.url, float("inf")))  # noqa: E731
+    assert run_pinger(hub.url, db, tried) == 0
+    with Storage(db) as storage:
+        assert storage.ping_counts() == {"pending": 2}
+    hub.failures = 0
+    # ... and the next start sends them (after their backoff), each once.
+    assert run_pinger(hub.url, db, lambda s: waiting(s) == 0) == 2
+    assert sorted(p["hub.url"] for p in hub.pings) == sorted(urls)
+    # A hub that keeps refusing: parked after RETRY.park_after attempts, with its answer.
+    hub.failures = 1_000
+    with Storage(db) as storage:
+        websub.HubPinger(hub.url, Http("unused"), storage).publish(urls[:1])
+    assert run_pinger(hub.url, db, lambda s: "parked" in s.ping_counts()) == 0
+    with Storage(db) as storage:
+        assert storage.ping_counts() == {"parked": 1}
+        row = storage.db.execute("SELECT attempts, error FROM hub_pings").fetchone()
+        assert tuple(row) == (3, "HTTP 500")
+        # Parked pings are not sent again, and a new change queues a fresh one.
+        websub.HubPinger(hub.url, Http("unused"), storage).publish(urls[:1])
+        assert storage.ping_counts() == {"parked": 1, "pending": 1}
 
 
 def test_feeds_name_the_hub(repo: GitRepo, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import __version__, gitsource, logfilter, paths
-from .config import DEFAULT_PATH, FeedConfig, ListConfig, load_config, parse_listen
-from .errors import DltbotError
+from .config import DEFAULT_PATH, Config, FeedConfig, ListConfig, load_config, parse_listen
+from .errors import ConfigError, DltbotError
 from .listparse import parse_entries
 from .models import EVENT_KINDS, LINK_STATUSES, EventKind, StoredEntry, StoredEvent
 from .present import entry_json, event_json, result_json
@@ -487,6 +487,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .service import run_service
 
     config = load_config(args.config)
+    run_service(config, _writable_db(args, config))
+    return 0
+
+
+def _writable_db(args: argparse.Namespace, config: Config) -> Path:
+    """The database path, its directory created and writable (or a clear error now, not a
+    traceback from the first sync)."""
     db = Path(args.db) if args.db else config.database_path()
     try:
         db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -495,8 +502,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         probe.unlink()
     except OSError as error:
         raise DltbotError(f"storage.path: {db.parent} is not writable: {error.strerror}") from None
-    run_service(config, db)
-    return 0
+    return db
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
@@ -579,10 +585,12 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 def cmd_bot(args: argparse.Namespace) -> int:
     """Run the Telegram bot until interrupted."""
-    from .bot.app import run_bot  # python-telegram-bot loads only for this command
+    from .service import run_service
 
     config = load_config(args.config)
-    run_bot(config, Path(args.db) if args.db else config.database_path())
+    if not config.telegram.token:
+        raise ConfigError("telegram.token: not set (or set TELEGRAM_BOT_TOKEN)")
+    run_service(config, _writable_db(args, config), serve=False)
     return 0
 
 

@@ -325,6 +325,28 @@ def _m009_text_links(db: sqlite3.Connection) -> None:
     )
 
 
+def _m010_hub_pings(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- WebSub publish pings waiting for the hub, kept like the outbox: a restart resumes
+        -- them, a hub that keeps refusing parks them with its answer.
+        CREATE TABLE hub_pings (
+            id INTEGER PRIMARY KEY,
+            hub TEXT NOT NULL,
+            url TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending, parked
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,  -- unix time
+            error TEXT,
+            queued_at TEXT NOT NULL
+        );
+        -- A feed waiting for its ping is not queued twice.
+        CREATE UNIQUE INDEX hub_pings_waiting ON hub_pings (hub, url) WHERE status = 'pending';
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -335,6 +357,7 @@ MIGRATIONS: list[Migration] = [
     _m007_events_by_date,
     _m008_cards,
     _m009_text_links,
+    _m010_hub_pings,
 ]
 
 

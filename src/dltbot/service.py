@@ -1,9 +1,15 @@
-"""`dltbot run`: scheduler, bot and web server in one event loop, and an orderly shutdown.
+"""`dltbot run`: scheduler, bot and web server in one event loop, and an orderly shutdown
+(`dltbot bot` is the same service without the web server and the polling of lists).
 
 Syncs run in a worker thread (git and parsing never block the bot or the web server), one run
 per list at a time, on the list's interval with jitter; a failing list is retried with
 exponential backoff capped at its interval. Shutdown order: stop taking updates, let the
 current commit's transaction finish, stop the sender, stop the web server, close the database.
+
+Delivery belongs to the service: after each sync (or once the additions' cards came) it hands
+the change to every target — the WebSub pinger and the Telegram outbox (fan-out), which the
+sender empties on a half-second tick. Both keep what waits in the database and retry it with
+the same policy (retry.Retry).
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ def lock_database(db_path: Path) -> IO[str]:
         other = handle.read().strip() or "?"
         handle.close()
         raise AlreadyRunningError(
-            f"database {db_path} is in use by another `dltbot run` (pid {other}); "
+            f"database {db_path} is in use by another `dltbot run` or `dltbot bot` "
+            f"(pid {other}); "
             "stop it first, or use another storage.path"
         ) from None
     handle.seek(0)
@@ -64,8 +71,12 @@ def lock_database(db_path: Path) -> IO[str]:
 class Service:
     """The running service's parts, started and stopped in a fixed order."""
 
-    def __init__(self, config: Config, db_path: Path) -> None:
+    def __init__(self, config: Config, db_path: Path, serve: bool = True) -> None:
         self.config = config
+        # False: `dltbot bot` — no web server, no enrichment, lists synced only by /sync
+        # (or by `dltbot sync` from cron); the bot and delivery run as in `dltbot run`.
+        self.serve = serve
+        self.storage: Storage | None = None
         self.db_path = db_path
         self.clones = db_path.parent / "clones"
         self.stopping = threading.Event()
@@ -87,17 +98,27 @@ class Service:
         self.exported = False  # the first sync exports even when nothing new came
         self.enricher: Any = None
         self.site: Site | None = None
+        # Additions after this event id wait for their cards; None: everything goes at once.
+        self.release: int | None = None
         self.pinger: Any = None  # websub.HubPinger, with feed.websub_hub
         self.telegram_hook: web.TelegramHook | None = None  # with telegram.webhook_url
         self.ping_task: asyncio.Task[None] | None = None
         self.enrichments: set[asyncio.Task[None]] = set()
 
-    async def run(self, ready: Any = None) -> None:
-        """Run until SIGTERM or SIGINT, then shut down in order."""
+    async def run(self, ready: Any = None, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM or SIGINT (or `stop` is set), then shut down in order."""
         lock = lock_database(self.db_path)
-        storage = Storage(self.db_path)
+        storage = self.storage = Storage(self.db_path)
         runner = None
         try:
+            if not self.serve:
+                self.scheduler.start()
+                await self._start_bot(storage)
+                log.info("bot running without a web server; lists sync on /sync")
+                if ready is not None:
+                    ready(None)
+                await self._wait_for_signal(stop)
+                return
             site = Site(storage, self.config)
             host, port = self.config.web.host_port()
             receiver = None
@@ -135,9 +156,7 @@ class Service:
             if self.enricher is not None:
                 # Additions recorded from now on wait for their cards (up to enrich.wait)
                 # before the feeds, the page and the pushes show them.
-                site.release = storage.last_event_id()
-                if self.sender is not None:
-                    self.sender.release = site.release
+                site.release = self.release = storage.last_event_id()
             now = datetime.now(UTC)
             for source in self.config.sources():
                 self.scheduler.add_job(
@@ -150,7 +169,7 @@ class Service:
             log.info("serving %s/ (feed: %s/feed.atom)", site.base, site.base)
             if ready is not None:
                 ready(site.base)
-            await self._wait_for_signal()
+            await self._wait_for_signal(stop)
         finally:
             await self._shutdown(runner, storage)
             lock.close()
@@ -167,9 +186,7 @@ class Service:
         def sync_from_bot() -> str:  # /sync, in a worker thread: the service's own jobs
             return asyncio.run_coroutine_threadsafe(self.sync_now(), loop).result()
 
-        self.application = build_application(
-            self.config, storage, sync_from_bot, schedule_delivery=False
-        )
+        self.application = build_application(self.config, storage, sync_from_bot)
         self.sender = self.application.bot_data.sender
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 
@@ -216,7 +233,8 @@ class Service:
 
         # Its own client: no spacing between pings (one hub, a dozen feeds per change).
         http = Http(user_agent(base), host_spacing=0.0, host_concurrency=4)
-        self.pinger = HubPinger(hub, http)
+        assert self.storage is not None
+        self.pinger = HubPinger(hub, http, self.storage)
         self.ping_task = asyncio.create_task(self.pinger.run())
 
     def _feeds_changed(self, name: str) -> None:
@@ -227,7 +245,13 @@ class Service:
             self.pinger.publish(changed_feeds(self.site.base, name, self.site.filtered_feeds(name)))
 
     async def _deliver(self) -> None:
-        if self.sender is not None and not self.stopping.is_set():
+        """Put new additions (up to the release) into the Telegram outbox of every matching
+        subscription, then send what may go now. Also on a tick: another process (`dltbot
+        sync` from cron) may have recorded additions."""
+        if self.sender is None or self.storage is None or self.stopping.is_set():
+            return
+        self.storage.fan_out(self.release)
+        if self.bot_started:
             await self.sender.run_once()
 
     def request_sync(self, name: str) -> bool:
@@ -347,10 +371,10 @@ class Service:
 
     def _release(self, top: int) -> None:
         """Show events up to `top` in the feeds and the page, and push them."""
-        if self.site is not None:
-            self.site.release = max(self.site.release or 0, top)
-        if self.sender is not None:
-            self.sender.release = max(self.sender.release or 0, top)
+        if self.release is not None:
+            self.release = max(self.release, top)
+        if self.site is not None and self.site.release is not None:
+            self.site.release = max(self.site.release, top)
 
     def _last_event_id(self, name: str) -> tuple[int, int]:
         with Storage(self.db_path) as storage:
@@ -382,11 +406,12 @@ class Service:
                 log.exception("list %s: sync failed unexpectedly", source.name)
                 return SyncReport(source.name, error=f"unexpected error: {error!r}")
 
-    async def _wait_for_signal(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    async def _wait_for_signal(self, stop: asyncio.Event | None) -> None:
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         log.info("shutting down")
 
@@ -401,7 +426,7 @@ class Service:
             self.scheduler.shutdown(wait=False)
         for task in list(self.requested):
             task.cancel()
-        if self.ping_task is not None:  # pings not sent yet are lost; readers still poll
+        if self.ping_task is not None:  # pings not sent yet wait in the database
             self.ping_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ping_task
@@ -424,6 +449,6 @@ class Service:
         log.info("stopped")
 
 
-def run_service(config: Config, db_path: Path) -> None:
-    """Run `dltbot run` until interrupted."""
-    asyncio.run(Service(config, db_path).run())
+def run_service(config: Config, db_path: Path, serve: bool = True) -> None:
+    """Run `dltbot run` (serve=False: `dltbot bot`) until interrupted."""
+    asyncio.run(Service(config, db_path, serve).run())

@@ -3,8 +3,8 @@ subscribed through it get new entries in seconds instead of on their next poll.
 
 The feeds advertise the hub (`<link rel="hub">`, JSON Feed `hubs`, an HTTP `Link` header);
 after the feeds of a list change, the hub is sent `hub.mode=publish` with each changed
-feed's URL. Pings never block a sync: they are queued, coalesced (a URL waiting is not added
-twice) and retried with backoff.
+feed's URL. Pings never block a sync: they are queued in the database, coalesced (a URL
+waiting is not added twice) and retried with backoff.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable
 from . import paths
 from .enrich.client import Http
 from .feed import FORMATS
+from .retry import Retry
+from .storage import Storage
 
 log = logging.getLogger(__name__)
 
-FIRST_RETRY = 2.0  # seconds; doubled after each failure
-MAX_RETRY = 600.0
-ATTEMPTS = 8  # then the ping is given up (readers still poll)
+# 2 s, 4 s, … up to 10 min; parked after 8 attempts (readers still poll).
+RETRY = Retry(first=2.0, cap=600.0, park_after=8)
 
 
 def changed_feeds(base: str, name: str, filtered: Iterable[str] = ()) -> list[str]:
@@ -35,51 +36,51 @@ def changed_feeds(base: str, name: str, filtered: Iterable[str] = ()) -> list[st
 
 
 class HubPinger:
-    """Send publish pings to one hub, in the background, retrying failures with backoff."""
+    """Send publish pings to one hub, in the background. Pings are kept in the database
+    until the hub takes them: a restart resumes them, refusals are retried with backoff
+    (RETRY) and then parked with the hub's answer."""
 
-    def __init__(self, hub: str, http: Http, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, hub: str, http: Http, storage: Storage, clock: Callable[[], float] = time.time
+    ) -> None:
         self.hub = hub
         self.http = http
+        self.storage = storage
         self.clock = clock
-        self.due: dict[str, tuple[int, float]] = {}  # URL → (attempts so far, when to try)
         self.wake = asyncio.Event()
         self.sent = 0  # pings the hub accepted (tests, logs)
 
     def publish(self, urls: Iterable[str]) -> None:
         """Queue a ping for each URL (one already waiting is not queued twice)."""
-        now = self.clock()
-        for url in urls:
-            self.due.setdefault(url, (0, now))
+        self.storage.queue_pings(self.hub, urls, self.clock())
         self.wake.set()
 
     async def run(self) -> None:
-        """Ping until cancelled."""
+        """Ping until cancelled, starting with what an earlier run left waiting."""
         while True:
-            now = self.clock()
-            for url in [url for url, (_, at) in self.due.items() if at <= now]:
-                await self._ping(url)
             self.wake.clear()
-            wait = min((at for _, at in self.due.values()), default=None)
-            timeout = None if wait is None else max(0.0, wait - self.clock())
+            for ping_id, url, attempts in self.storage.due_pings(self.hub, self.clock()):
+                await self._ping(ping_id, url, attempts)
+            at = self.storage.next_ping_at(self.hub)
+            timeout = None if at is None else max(0.0, at - self.clock())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
-    async def _ping(self, url: str) -> None:
-        attempts, _ = self.due[url]
+    async def _ping(self, ping_id: int, url: str, attempts: int) -> None:
         form = {"hub.mode": "publish", "hub.url": url}
         response = await self.http.post(self.hub, form, trusted=True)
         if response.status is not None and 200 <= response.status < 300:
-            del self.due[url]
+            self.storage.ping_sent(ping_id)
             self.sent += 1
             log.debug("websub: %s published", url)
             return
         why = response.error or f"HTTP {response.status}"
         attempts += 1
-        if attempts >= ATTEMPTS:
-            del self.due[url]
-            log.warning("websub: hub %s refused %s %d times (%s); given up", self.hub, url,
+        delay = RETRY.delay(attempts)
+        park = RETRY.parks(attempts)
+        self.storage.ping_failed(ping_id, why, self.clock() + delay, park)
+        if park:
+            log.warning("websub: hub %s refused %s %d times (%s); parked", self.hub, url,
                         attempts, why)  # fmt: skip
-            return
-        delay = min(MAX_RETRY, FIRST_RETRY * 2 ** (attempts - 1))
-        self.due[url] = (attempts, self.clock() + delay)
-        log.info("websub: ping for %s failed (%s); again in %.0fs", url, why, delay)
+        else:
+            log.info("websub: ping for %s failed (%s); again in %.0fs", url, why, delay)

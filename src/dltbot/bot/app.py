@@ -1,11 +1,10 @@
-"""Wiring: one Application with its handlers, rate limiter and delivery job."""
+"""Wiring: one Application with its handlers, rate limiter and sender (the service runs it)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -22,9 +21,8 @@ from telegram.ext import (
 from ..config import Config
 from ..errors import ConfigError
 from ..storage import Storage
-from ..sync import report_summary, sync_all
 from . import handlers
-from .context import CONTEXT_TYPES, BotData, Context
+from .context import CONTEXT_TYPES, BotData
 from .flow import PerChatOrder, Replies, UserLimit
 from .push import Sender
 
@@ -46,13 +44,9 @@ COMMANDS = {
 }
 
 
-def build_application(
-    config: Config, storage: Storage, run_sync: Callable[[], str], schedule_delivery: bool = True
-) -> BotApp:
-    """Return the bot, wired to storage; it delivers the outbox every half second.
-
-    `dltbot run` schedules delivery on its own scheduler (schedule_delivery=False).
-    """
+def build_application(config: Config, storage: Storage, run_sync: Callable[[], str]) -> BotApp:
+    """Return the bot, wired to storage. Its sender (bot_data.sender) is run by the service,
+    which also fans new additions out into the outbox."""
     token = config.telegram.token
     if not token:
         raise ConfigError("telegram.token: not set (or set TELEGRAM_BOT_TOKEN)")
@@ -101,12 +95,6 @@ def build_application(
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_error_handler(handlers.error_handler)
-    if schedule_delivery:
-        job_queue = application.job_queue
-        assert job_queue is not None, "install python-telegram-bot[job-queue]"
-        job_queue.run_repeating(
-            _deliver, interval=0.5, first=0.5, job_kwargs={"max_instances": 1, "coalesce": True}
-        )
     for chat_id in config.telegram.channels:
         # Configured channels get every addition from now on, without /subscribe.
         storage.subscribe(chat_id, 0, "", "", origin="config")
@@ -125,35 +113,12 @@ async def _close_replies(application: BotApp) -> None:
     await application.bot_data.replies.close()
 
 
-async def _deliver(context: Context) -> None:
-    await context.bot_data.sender.run_once()
-
-
-def sync_runner(config: Config, db_path: Path) -> Callable[[], str]:
-    """Return a function that syncs every list on its own connection (for a worker thread):
-    `dltbot bot` alone; `dltbot run` asks its own scheduler instead (Service.sync_now)."""
-
-    def run() -> str:
-        with Storage(db_path) as storage:
-            return report_summary(sync_all(storage, config.sources(), db_path.parent / "clones"))
-
-    return run
-
-
 def quiet_loggers() -> None:
     """Silence what would leak the token or repeat what dltbot logs itself."""
     # httpx logs request URLs at INFO, and Bot API URLs hold the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The rate limiter logs every RetryAfter as an error; the sender handles and logs them.
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
-
-
-def run_bot(config: Config, db_path: Path) -> None:
-    """Run the bot alone until interrupted."""
-    quiet_loggers()
-    with Storage(db_path) as storage:
-        application = build_application(config, storage, sync_runner(config, db_path))
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
 def webhook_secret(token: str) -> str:

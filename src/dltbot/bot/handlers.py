@@ -404,6 +404,9 @@ async def status_command(update: Update, context: Context) -> None:
     lines.append(
         t(lang, "outbox", **{k: counts.get(k, 0) for k in ("pending", "sent", "parked", "dropped")})
     )
+    pings = storage.ping_counts()
+    if pings:  # only where a hub is set (or was)
+        lines.append(t(lang, "pings", **{k: pings.get(k, 0) for k in ("pending", "parked")}))
     _reply(update, context, "\n".join(lines))
 
 

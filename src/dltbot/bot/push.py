@@ -1,9 +1,10 @@
 """Delivery: new additions → the outbox → Telegram, never lost, doubled or throttled.
 
-fan_out() (in storage) puts each new addition into the outbox once per chat. The Sender then
-sends each chat its pending rows, several per message, and marks them sent only once Telegram
-answered ok. Limits: one message a second to a private chat, one every three seconds to a group
-or channel (Telegram's 20 a minute), and the overall rate set on the rate limiter (25/s).
+The service's fan-out (storage.fan_out) puts each new addition into the outbox once per chat.
+The Sender then sends each chat its pending rows, several per message, and marks them sent
+only once Telegram answered ok. Limits: one message a second to a private chat, one every
+three seconds to a group or channel (Telegram's 20 a minute), and the overall rate set on the
+rate limiter (25/s).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from ..models import Delivery
+from ..retry import Retry
 from ..storage import Storage
 from ..view import entry_html
 from .text import batch_messages, t
@@ -28,8 +30,9 @@ log = logging.getLogger(__name__)
 PRIVATE_INTERVAL = 1.05  # seconds between messages to one private chat
 GROUP_INTERVAL = 3.05  # groups and channels: at most 20 a minute
 OVERALL_RATE = 25.0  # messages a second, all chats together (Telegram allows about 30)
-PARK_AFTER = 6  # attempts before a row is parked with its error
-MAX_BACKOFF = 300.0
+# Telegram refused: 2 s, 4 s, … up to 5 min, parked with its error after 6 attempts.
+# Telegram unreachable: the same waits, never parked (nothing is wrong with the rows).
+RETRY = Retry(first=2.0, cap=300.0, park_after=6)
 
 
 class Sender:
@@ -42,14 +45,10 @@ class Sender:
         self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
         self.next_slot = 0.0  # earliest time of the next message to any chat
         self.lock = asyncio.Lock()
-        # Additions after this event id wait for their cards (set by the service); None:
-        # everything goes at once.
-        self.release: int | None = None
 
     async def run_once(self) -> int:
-        """Fan out new additions, then send one message to each chat that may have one now."""
+        """Send one message to each chat that has pending rows and may have one now."""
         async with self.lock:  # one round at a time, whoever calls
-            self.storage.fan_out(self.release)
             now = self.clock()
             chats: dict[tuple[int, int], list[Delivery]] = {}
             for row in self.storage.pending_deliveries(now):
@@ -115,16 +114,17 @@ class Sender:
             return 0
         except NetworkError as error:
             # Telegram unreachable or slow: retry with backoff, never park (nothing is lost).
-            attempts = batch[0].attempts
-            delay = min(MAX_BACKOFF, 2.0 ** min(attempts, 10))
+            delay = RETRY.delay(batch[0].attempts + 1)
             log.warning("chat %s: %s; retrying in %.0fs", chat_id, error.message, delay)
-            self.storage.mark_failed(ids, error.message, self.clock() + delay, park_after=1 << 30)
+            self.storage.mark_failed(ids, error.message, self.clock() + delay, park=False)
             return 0
         except TelegramError as error:
             attempts = batch[0].attempts + 1
-            delay = min(MAX_BACKOFF, 2.0**attempts)
+            delay = RETRY.delay(attempts)
             log.warning("chat %s: %s (attempt %d)", chat_id, error.message, attempts)
-            self.storage.mark_failed(ids, error.message, self.clock() + delay, PARK_AFTER)
+            self.storage.mark_failed(
+                ids, error.message, self.clock() + delay, RETRY.parks(attempts)
+            )
             return 0
         self.storage.mark_sent(ids, datetime.now(UTC).isoformat(timespec="seconds"))
         return 1

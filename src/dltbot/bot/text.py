@@ -100,6 +100,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Outbox: {pending} pending, {sent} sent, {parked} parked, {dropped} dropped",
         "zh": "发送队列：待发送 {pending}，已发送 {sent}，搁置 {parked}，已丢弃 {dropped}",
     },
+    "pings": {
+        "en": "WebSub pings: {pending} waiting, {parked} parked",
+        "zh": "WebSub 通知：等待 {pending}，搁置 {parked}",
+    },
     "sync_started": {"en": "Syncing now…", "zh": "正在同步…"},
     "sync_done": {"en": "Sync done: {summary}", "zh": "同步完成：{summary}"},
     "added": {"en": "added {date}", "zh": "添加于 {date}"},

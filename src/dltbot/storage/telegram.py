@@ -171,16 +171,13 @@ class TelegramStore(Connection):
                 [(now, row_id) for row_id in ids],
             )
 
-    def mark_failed(
-        self, ids: Sequence[int], error: str, next_attempt: float, park_after: int
-    ) -> None:
-        """Record a failed attempt: retry later, or park the rows with the reason."""
+    def mark_failed(self, ids: Sequence[int], error: str, next_attempt: float, park: bool) -> None:
+        """Record a failed attempt: retry at next_attempt, or park the rows with the reason."""
         with self.atomic():
             self.db.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, error = ?, next_attempt = ?, "
-                "status = CASE WHEN attempts + 1 >= ? THEN 'parked' ELSE status END "
-                "WHERE id = ?",
-                [(error, next_attempt, park_after, row_id) for row_id in ids],
+                "status = CASE WHEN ? THEN 'parked' ELSE status END WHERE id = ?",
+                [(error, next_attempt, park, row_id) for row_id in ids],
             )
 
     def retry_chat_after(self, chat_id: int, until: float) -> None:
