@@ -115,6 +115,9 @@ class Service:
                 self.scheduler.start()
                 await self._start_bot(storage)
                 log.info("bot running without a web server; lists sync on /sync")
+                if self.config.telegram.webhook_url:
+                    log.warning("telegram.webhook_url needs `dltbot run` (its web server); "
+                                "`dltbot bot` polls Telegram")  # fmt: skip
                 if ready is not None:
                     ready(None)
                 await self._wait_for_signal(stop)
