@@ -132,15 +132,24 @@ def test_commands_buttons_and_inline_mode(
             n_before = len([s for s in fake.sent if s.chat_id == target])
             return fake.wait_for(last_to(fake, target, n_before + 1))
 
-        help_zh = ask("/start", language="zh")
-        assert help_zh.text.startswith("我关注精选阅读列表") and "@dlt_test_bot" in help_zh.text
+        welcome = ask("/start", language="zh")
+        assert welcome.text.startswith("👋 我会关注精选阅读列表")
+        assert "📚 dlt — 60 个条目，更新于 20" in welcome.text
+        assert [[b["text"] for b in row] for row in welcome.reply_markup["inline_keyboard"]] == [
+            ["🔔 订阅", "🆕 最新"],
+            ["📂 章节"],
+        ]  # no Web/RSS buttons: feed.base_url is not set
+        help_en = ask("/help")
+        assert help_en.text.startswith("Browse\n/search words")
+        assert "every word, in any order and case" in help_en.text and "Lists: dlt." in help_en.text
         assert ask("/search").text == "Usage: /search words, e.g. /search generalization"
         results = ask("/search entry")
         assert results.text.startswith("Results for “entry” (1–5 of 60):")
-        assert results.text.count("• ") == 5
-        [[button]] = results.reply_markup["inline_keyboard"]
-        assert button["text"] == "More »" and len(button["callback_data"].encode()) <= 64
-        fake.callback(button["callback_data"], results)
+        assert results.text.count("• ") == 5 and "dlt ·" not in results.text  # one list
+        [[more], [notify]] = results.reply_markup["inline_keyboard"]
+        assert more["text"] == "More »" and len(more["callback_data"].encode()) <= 64
+        assert notify["text"] == "🔔 Notify me of new matches"
+        fake.callback(more["callback_data"], results)
         page2 = fake.wait_for(
             lambda: [s for s in fake.sent if s.text.startswith("Results for “entry” (6–10 of 60)")]
         )
@@ -149,29 +158,53 @@ def test_commands_buttons_and_inline_mode(
             "More »",
         ]
         assert fake.wait_for(lambda: fake.calls_of("answerCallbackQuery"))
-        assert ask("/search zzzz").text == "Nothing matches “zzzz”. Try /sections to browse."
+        nothing = ask("/search zzzz")
+        assert nothing.text == "Nothing matches “zzzz”. Try other words, or browse the sections."
+        assert nothing.reply_markup["inline_keyboard"][0][0]["callback_data"] == "a:3"
+        # Plain text in a private chat is a search; an unknown command points at /help.
+        assert ask("E7 entry").text.startswith("Results for “E7 entry” (1–1 of 1)")
+        assert ask("/foo").text == "I don't know /foo. /help lists what I can do."
         picked = ask("/random 泛化")
-        assert (
-            picked.text.startswith("• E")
-            and picked.reply_markup["inline_keyboard"][0][0]["text"] == "Another one"
-        )
+        assert picked.text.startswith("• E")
+        assert picked.reply_markup["inline_keyboard"][0][0]["text"] == "🎲 Another one"
+        edits = len(fake.calls_of("editMessageText"))
+        mine = len([s for s in fake.sent if s.chat_id == chat])
+        fake.callback(picked.reply_markup["inline_keyboard"][0][0]["callback_data"], picked)
+        assert fake.wait_for(last_to(fake, chat, mine + 1)).text.startswith("• E")
+        assert len(fake.calls_of("editMessageText")) == edits  # a new message, not an edit
+        fallback = ask("/random about entry 37")  # no heading says that: a matching entry
+        assert fallback.text.startswith("No section is named “about entry 37”; here is a random")
+        assert "• E37 entry" in fallback.text
+        none = ask("/random 优化")
+        assert none.text == "No section or entry matches “优化”. Browse the sections instead?"
         latest = ask("/latest 2")
-        assert latest.text.count("• ") == 2 and latest.text.startswith("The newest additions:")
+        assert latest.text.startswith("The newest additions\n\n📅 2024-01-01\n• E")
+        assert latest.text.count("• ") == 2 and latest.text.count("📅") == 1
         assert ask("/latest 99").text == "Usage: /latest [n] with n from 1 to 50"
         sections = ask("/sections")
-        assert sections.text == "Sections of dlt:\n• 泛化 Generalization (60)"
-        fake.callback(sections.reply_markup["inline_keyboard"][0][0]["callback_data"], sections)
+        assert sections.text.startswith("Sections of dlt\n60 entries in 1 sections; showing 1–1.")
+        [[section]] = sections.reply_markup["inline_keyboard"]
+        assert section["text"] == "泛化 Generalization (60)"
+        edits = len(fake.calls_of("editMessageText"))
+        fake.callback(section["callback_data"], sections)
         listed = fake.wait_for(
-            lambda: [s for s in fake.sent if s.text.startswith("泛化 Generalization\n\n• E0 entry")]
+            lambda: [s for s in fake.sent if s.text.startswith("泛化 Generalization (1–10 of 60)")]
         )
-        assert listed[0].text.count("• ") == 20
+        assert listed[0].text.count("• ") == 10 and listed[0].message_id == sections.message_id
+        assert len(fake.calls_of("editMessageText")) == edits + 1  # edited in place
+        back = listed[0].reply_markup["inline_keyboard"]
+        assert [b["text"] for row in back for b in row] == ["More »", "⬅ Sections"]
+        fake.callback(back[1][0]["callback_data"], listed[0])
+        fake.wait_for(lambda: len(fake.calls_of("editMessageText")) == edits + 2)
+        assert fake.sent[-1].text == sections.text
         assert (
             ask("/subscribe dlt 泛化").text
-            == "Subscribed: new additions to dlt matching “泛化” will be posted here."
+            == "Subscribed to new additions to dlt matching “泛化”: they will be posted here."
         )
-        assert ask("/subscribe dlt 泛化").text == "Already subscribed to dlt matching “泛化”."
-        assert ask("/subscriptions").text == "This chat follows:\n• dlt matching “泛化”"
-        assert ask("/unsubscribe").text == "Unsubscribed (1)."
+        assert ask("/subscribe dlt 泛化").text == (
+            "Already subscribed to new additions to dlt matching “泛化”."
+        )
+        assert ask("/unsubscribe").text == "Unsubscribed from new additions to dlt matching “泛化”."
         group = {"chat_id": -2001, "chat_type": "supergroup"}
         assert (
             ask("/subscribe", user_id=55, **group).text
@@ -179,14 +212,20 @@ def test_commands_buttons_and_inline_mode(
         )
         assert (
             ask("/subscribe", user_id=ADMIN, **group).text
-            == "Subscribed: new additions to every list will be posted here."
+            == "Subscribed to new additions to every list: they will be posted here."
         )
-        assert ask("/lang zh").text == "我将在这里用中文回复。"
-        assert ask("/help", language="en").text.startswith("我关注精选阅读列表")
+        # In a group, only a command that names this bot is answered as unknown.
+        fake.message("/foo", user_id=55, **group)
+        in_group = len([s for s in fake.sent if s.chat_id == -2001])
+        assert ask("/foo@dlt_test_bot", user_id=55, **group).text.startswith("I don't know /foo.")
+        assert len([s for s in fake.sent if s.chat_id == -2001]) == in_group + 1
+        assert ask("/lang zh").text == "好的，我在这里会用中文回复。"
+        assert ask("/help", language="en").text.startswith("浏览\n/search 关键词")
         assert ask("/lang en").text == "I will reply in English here."
         assert ask("/sync").text == "Sorry, only the bot's admins can do that."
         status = ask("/status", user_id=ADMIN, chat_id=ADMIN)
         assert status.text.startswith("dlt: ok, 60 entries, head ")
+        assert ", synced just now" in status.text or " min ago" in status.text
         assert status.text.endswith(
             "Outbox: 0 pending, 0 sent, 0 parked, 0 dropped\nWebSub pings: 2 waiting, 0 parked"
         )

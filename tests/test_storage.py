@@ -62,6 +62,7 @@ def test_schema_is_created_whole(tmp_path: Path) -> None:
         "entries_au",
         "entries_fts",
         "events",
+        "hub_pings",
         "lists",
         "outbox",
         "queries",

@@ -347,6 +347,28 @@ def _m010_hub_pings(db: sqlite3.Connection) -> None:
     )
 
 
+def _m011_subscription_options(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- The language pushes are written in: the chat's /lang, else the language of the
+        -- user who subscribed (NULL: English).
+        ALTER TABLE subscriptions ADD COLUMN lang TEXT;
+        -- 'now' (each addition as it comes), 'daily' or 'weekly' (held for a digest).
+        ALTER TABLE subscriptions ADD COLUMN mode TEXT NOT NULL DEFAULT 'now';
+        -- 1: additions that come during the chat's quiet hours wait until they end.
+        ALTER TABLE subscriptions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscriptions ADD COLUMN created_at TEXT;
+        -- The chat's quiet hours (local hours, end exclusive) and its offset from UTC.
+        ALTER TABLE chats ADD COLUMN quiet_start INTEGER NOT NULL DEFAULT 22;
+        ALTER TABLE chats ADD COLUMN quiet_end INTEGER NOT NULL DEFAULT 8;
+        ALTER TABLE chats ADD COLUMN utc_offset INTEGER NOT NULL DEFAULT 0;  -- minutes
+        -- Which subscription put the row there (its language, filter and mode).
+        ALTER TABLE outbox ADD COLUMN subscription_id INTEGER;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -358,6 +380,7 @@ MIGRATIONS: list[Migration] = [
     _m008_cards,
     _m009_text_links,
     _m010_hub_pings,
+    _m011_subscription_options,
 ]
 
 

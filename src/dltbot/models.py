@@ -254,6 +254,10 @@ class Subscription:
     list_name: str  # "": every list
     filter: str  # "": everything; else words a heading or the entry must hold
     origin: str  # "user" (subscribed in Telegram) or "config" (telegram.channels)
+    lang: str | None = None  # the language pushes are written in (None: the chat's)
+    mode: str = "now"  # "now", "daily" or "weekly"
+    quiet: bool = False  # held during the chat's quiet hours
+    created_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +271,9 @@ class Delivery:
     list: str
     entry: Entry
     card: Card | None = None
+    lang: str = "en"  # the subscription's language
+    filter: str = ""  # the subscription's words ("" for none)
+    mode: str = "now"
 
 
 @dataclass(slots=True)

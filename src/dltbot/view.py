@@ -170,15 +170,16 @@ def entry_html(
     description_limit: int = 200,
     card: Card | None = None,
     abstract: bool = False,
+    section: bool = True,
 ) -> tuple[str, str]:
     """Return an entry as Telegram HTML and as the plain text Telegram will count: title
     link, list · section · date, the card's authors, the description, and with `abstract`
-    the first sentences of the abstract."""
+    the first sentences of the abstract. section=False: the message heads its section."""
     view = EntryView(entry, card)
     # Every part is bounded, so one entry always fits a message (a 5,000-character title
     # must not make a reply or a push impossible to send).
     title = shorten(view.title, TITLE_LIMIT)
-    meta = [part for part in (list_name, view.section) if part]
+    meta = [part for part in (list_name, view.section if section else "") if part]
     if added:
         meta.append(t(lang, "added", date=added[:10]))
     link = view.link

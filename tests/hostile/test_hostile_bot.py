@@ -90,22 +90,35 @@ def test_forged_and_malformed_button_data_find_nothing(fake: FakeTelegram, db: P
     def scenario() -> None:
         fake.message("/search bad", chat_id=1001, user_id=1001)
         [results] = replies_to(fake, 1001, 1)
+        fake.message("/subscribe", chat_id=1001, user_id=1001)
+        replies_to(fake, 1001, 2)
         fake.message("/search good", chat_id=2002, user_id=2002)
         [own] = replies_to(fake, 2002, 1)
         query_id = int(fake.wait_for(lambda: _kept_ids(db))[0])
-        # User 2002 presses a button whose data names user 1001's query, in their own chat.
-        fake.callback(f"s:{query_id}:0", own, user_id=2002)
-        fake.callback(f"r:{query_id}", own, user_id=2002)
-        for data in ("s:x:y", "zzz", "s:1:99999999999", "c:", "s:1:2:3", "r:-1", "c:²"):
+        with Storage(db) as storage:
+            [theirs] = storage.subscriptions(1001)
+        # User 2002 presses buttons whose data name user 1001's query and subscription, in
+        # their own chat: to page it, pick from it, subscribe to it, end or change it.
+        forged = [f"s:{query_id}:0", f"r:{query_id}", f"n:{query_id}", f"f:{query_id}",
+                  f"t:{query_id}:0", f"c:{query_id}:0:0", f"u:{theirs.id}", f"m:{theirs.id}",
+                  f"q:{theirs.id}"]  # fmt: skip
+        malformed = ["s:x:y", "zzz", "s:1:99999999999", "c:", "s:1:2:3", "r:-1", "c:²", "a:",
+                     "c:1:2", "u:1:1", ""]  # fmt: skip
+        for data in forged + malformed:
             fake.callback(data, own, user_id=2002)
-        answers = fake.wait_for(lambda: len(fake.calls_of("answerCallbackQuery")) >= 9 and
+        total = len(forged) + len(malformed)
+        answers = fake.wait_for(lambda: len(fake.calls_of("answerCallbackQuery")) >= total and
                                 fake.calls_of("answerCallbackQuery"))  # fmt: skip
-        assert len(answers) == 9
-        edits = fake.wait_for(lambda: len(fake.calls_of("editMessageText")) >= 2 and
+        assert len(answers) == total
+        edits = fake.wait_for(lambda: len(fake.calls_of("editMessageText")) >= 3 and
                               fake.calls_of("editMessageText"))  # fmt: skip
-        for edit in edits:
-            assert "bad" not in edit.params["text"]  # 1001's search is not shown to 2002
-            assert "expired" in edit.params["text"]
+        time_out = [s for s in fake.sent if s.chat_id == 2002][1:]  # the random pick's reply
+        for text in [edit.params["text"] for edit in edits] + [s.html for s in time_out]:
+            assert "bad" not in text  # 1001's search is not shown to 2002
+            assert "expired" in text
+        with Storage(db) as storage:
+            assert storage.subscriptions(1001) == [theirs]  # unchanged
+            assert storage.subscriptions(2002) == []
         assert results.chat_id == 1001
 
     run_app(make_config(fake, db), db, scenario)
@@ -155,7 +168,7 @@ def test_lang_in_a_group_is_for_its_admins(fake: FakeTelegram, db: Path) -> None
         [reply] = replies_to(fake, -2001, 1)
         assert reply.text == "Only this group's admins can change its subscriptions."
         fake.message("/lang zh", chat_id=-2001, user_id=7, chat_type="supergroup")
-        assert replies_to(fake, -2001, 2)[1].text == "我将在这里用中文回复。"
+        assert replies_to(fake, -2001, 2)[1].text == "好的，我在这里会用中文回复。"
 
     run_app(make_config(fake, db), db, scenario)
 

@@ -14,6 +14,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     InlineQueryHandler,
+    MessageHandler,
     TypeHandler,
     filters,
 )
@@ -21,7 +22,7 @@ from telegram.ext import (
 from ..config import Config
 from ..errors import ConfigError
 from ..storage import Storage
-from . import handlers
+from . import browse, handlers, subs
 from .context import CONTEXT_TYPES, BotData
 from .flow import PerChatOrder, Replies, UserLimit
 from .push import Sender
@@ -31,15 +32,17 @@ log = logging.getLogger(__name__)
 BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 COMMANDS = {
-    "start": ("What this bot does", "机器人简介"),
-    "help": ("Every command, with examples", "所有命令及示例"),
+    "start": ("What this bot follows", "机器人关注什么"),
+    "help": ("Every command, and how matching works", "所有命令与匹配规则"),
+    "lists": ("The lists, their page and feed", "列表、网页与订阅源"),
     "search": ("Find entries: /search words", "搜索条目：/search 关键词"),
     "random": ("One random entry", "随机一条"),
     "latest": ("The newest additions", "最新添加"),
     "sections": ("Headings with entry counts", "章节与条目数"),
     "subscribe": ("Get new additions here", "在此接收新条目"),
     "unsubscribe": ("Stop them", "取消订阅"),
-    "subscriptions": ("What this chat follows", "本聊天的订阅"),
+    "subscriptions": ("What this chat follows, with buttons", "本聊天的订阅（可管理）"),
+    "quiet": ("Quiet hours: /quiet 22-8 +8", "免打扰时段：/quiet 22-8 +8"),
     "lang": ("Reply in en or zh", "切换语言 en/zh"),
 }
 
@@ -70,30 +73,41 @@ def build_application(config: Config, storage: Storage, run_sync: Callable[[], s
     data: BotData = application.bot_data
     data.storage = storage
     data.admins = list(config.telegram.admins)
+    data.base = config.feed.base_url  # the public address, if any: links and URL buttons
     data.sync = run_sync
-    data.sender = Sender(storage, application.bot)
+    # Pushes link the page and the feed when the public address is known (`dltbot run` sets
+    # its own; `dltbot bot` has one only with feed.base_url).
+    data.sender = Sender(storage, application.bot, config.feed.base_url)
     data.replies = Replies(application.bot)
     data.limit = UserLimit()
     # First, for every update: one user's flood is slowed down before it costs anything.
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     both = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
     for name, callback in (
-        ("start", handlers.help_command),
+        ("start", handlers.start_command),
         ("help", handlers.help_command),
-        ("search", handlers.search_command),
-        ("random", handlers.random_command),
-        ("latest", handlers.latest_command),
-        ("sections", handlers.sections_command),
-        ("subscribe", handlers.subscribe_command),
-        ("unsubscribe", handlers.unsubscribe_command),
-        ("subscriptions", handlers.subscriptions_command),
+        ("lists", handlers.lists_command),
+        ("search", browse.search_command),
+        ("random", browse.random_command),
+        ("latest", browse.latest_command),
+        ("sections", browse.sections_command),
+        ("subscribe", subs.subscribe_command),
+        ("unsubscribe", subs.unsubscribe_command),
+        ("subscriptions", subs.subscriptions_command),
+        ("quiet", subs.quiet_command),
         ("lang", handlers.lang_command),
         ("status", handlers.status_command),
         ("sync", handlers.sync_command),
     ):
         application.add_handler(CommandHandler(name, callback, filters=both))
-    application.add_handler(CallbackQueryHandler(handlers.button))
-    application.add_handler(InlineQueryHandler(handlers.inline_query))
+    # After the commands above: any other command, then plain text (a search in private).
+    application.add_handler(MessageHandler(filters.COMMAND & both, handlers.unknown_command))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
+                       handlers.text_message)
+    )  # fmt: skip
+    application.add_handler(CallbackQueryHandler(handlers.button_press))
+    application.add_handler(InlineQueryHandler(browse.inline_query))
     application.add_error_handler(handlers.error_handler)
     for chat_id in config.telegram.channels:
         # Configured channels get every addition from now on, without /subscribe.

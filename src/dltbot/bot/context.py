@@ -18,6 +18,7 @@ class BotData:
 
     storage: Storage
     admins: list[int]
+    base: str | None  # feed.base_url: the page and feeds, as readers reach them
     sync: Callable[[], str]  # syncs every list (in a worker thread); returns a summary
     sender: Sender
     replies: Replies

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -22,8 +22,7 @@ from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, Te
 from ..models import Delivery
 from ..retry import Retry
 from ..storage import Storage
-from ..view import entry_html
-from .text import batch_messages, t
+from .compose import compose_push
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,15 @@ RETRY = Retry(first=2.0, cap=300.0, park_after=6)
 class Sender:
     """Send pending outbox rows, one message per chat at a time, all chats concurrently."""
 
-    def __init__(self, storage: Storage, bot: Bot, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        base: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.storage = storage
+        self.base = base  # the public address, for the page and feed links of pushes
         self.bot = bot
         self.clock = clock
         self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
@@ -63,23 +69,10 @@ class Sender:
             return sum(results)
 
     async def _deliver(self, chat_id: int, thread_id: int, rows: list[Delivery]) -> int:
-        lang = self.storage.chat_lang(chat_id) or "en"
-        lists = {row.list for row in rows}
-        header_text = t(lang, "new_in", list=rows[0].list) if len(lists) == 1 else ""
-        header = (f"<b>{header_text}</b>" if header_text else "", header_text)
-        items = [
-            entry_html(
-                row.entry,
-                None if len(lists) == 1 else row.list,
-                lang=lang,
-                card=row.card,
-                abstract=True,
-            )
-            for row in rows
-        ]
-        indexes = batch_messages(header, items)[0]
-        batch = [rows[i] for i in indexes]
-        html = "\n\n".join(([header[0]] if header[0] else []) + [items[i][0] for i in indexes])
+        _, _, offset = self.storage.quiet_hours(chat_id)
+        today = (datetime.now(UTC) + timedelta(minutes=offset)).date().isoformat()
+        push = compose_push(rows, rows[0].lang, today, self.base)
+        batch, html = push.rows, push.html
         ids = [row.id for row in batch]
         # Evenly spaced sends keep every one-second window under the overall rate (a bucket
         # would allow a burst on top of the steady rate).

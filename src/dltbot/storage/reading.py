@@ -231,15 +231,28 @@ class ReadStore(Connection):
         ]
 
     def entries_in_section(
-        self, list_name: str, section: tuple[str, ...], limit: int = 20
-    ) -> list[StoredEntry]:
-        """Return a list's entries under a heading path (and below it), in list order."""
+        self, list_name: str, section: tuple[str, ...], limit: int = 20, offset: int = 0
+    ) -> tuple[list[StoredEntry], int]:
+        """Return a page of a list's entries under a heading path (and below it), in list
+        order, and how many there are in all."""
         prefix = json.dumps(list(section), ensure_ascii=False)[:-1]
+        where = "WHERE l.name = ? AND (e.section = ? OR substr(e.section, 1, ?) = ?)"
+        params = (list_name, prefix + "]", len(prefix) + 1, prefix + ",")
         rows = self.db.execute(
             f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
             f"JOIN lists l ON l.id = e.list_id{CARD_JOIN.format(table='e')} "
-            "WHERE l.name = ? AND (e.section = ? OR substr(e.section, 1, ?) = ?) "
-            "ORDER BY e.position LIMIT ?",
-            (list_name, prefix + "]", len(prefix) + 1, prefix + ",", limit),
+            f"{where} ORDER BY e.position LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
-        return [stored_entry_row(row) for row in rows]
+        total = self.db.execute(
+            f"SELECT count(*) FROM entries e JOIN lists l ON l.id = e.list_id {where}", params
+        ).fetchone()[0]
+        return [stored_entry_row(row) for row in rows], total
+
+    def last_commit_date(self, list_id: int) -> str | None:
+        """The date of the newest commit of the list read so far (its last update)."""
+        row = self.db.execute(
+            "SELECT max(committed_at) FROM commits WHERE list_id = ?", (list_id,)
+        ).fetchone()
+        date: str | None = row[0]
+        return date

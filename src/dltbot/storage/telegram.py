@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..models import (
@@ -11,12 +13,14 @@ from ..models import (
     Entry,
     Subscription,
 )
+from ..schedule import due_at
 from .base import (
     CARD_COLUMNS,
     CARD_JOIN,
     Connection,
     add_filters,
     card_of,
+    links_of,
 )
 
 
@@ -40,9 +44,16 @@ class TelegramStore(Connection):
             )
 
     def subscribe(
-        self, chat_id: int, thread_id: int, list_name: str, words: str, origin: str = "user"
+        self,
+        chat_id: int,
+        thread_id: int,
+        list_name: str,
+        words: str,
+        origin: str = "user",
+        lang: str | None = None,
     ) -> bool:
-        """Subscribe a chat from the present on; return False if it already was."""
+        """Subscribe a chat from the present on (pushes in `lang` unless the chat chose one
+        with /lang); return False if it already was."""
         with self.atomic():
             row = self.db.execute(
                 "SELECT id, active FROM subscriptions WHERE chat_id = ? AND thread_id = ? "
@@ -58,10 +69,11 @@ class TelegramStore(Connection):
                 (chat_id,),
             )
             self.db.execute(
-                "INSERT INTO subscriptions (chat_id, thread_id, list_name, filter, cursor, origin) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, thread_id, list_name, filter) "
-                "DO UPDATE SET active = 1, cursor = excluded.cursor",
-                (chat_id, thread_id, list_name, words, cursor, origin),
+                "INSERT INTO subscriptions (chat_id, thread_id, list_name, filter, cursor, origin, "
+                "lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (chat_id, thread_id, list_name, filter) DO UPDATE SET active = 1, "
+                "cursor = excluded.cursor, lang = excluded.lang, created_at = excluded.created_at",
+                (chat_id, thread_id, list_name, words, cursor, origin, lang, _today()),
             )
             return True
 
@@ -81,37 +93,95 @@ class TelegramStore(Connection):
             count: int = self.db.execute(sql, params).rowcount
         return count
 
-    def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
-        """Return active subscriptions (of one chat), oldest first."""
+    def subscriptions(
+        self, chat_id: int | None = None, thread_id: int | None = None
+    ) -> list[Subscription]:
+        """Return active subscriptions (of one chat, one topic), oldest first."""
         sql = (
-            "SELECT id, chat_id, thread_id, list_name, filter, origin FROM subscriptions "
-            "WHERE active"
+            "SELECT id, chat_id, thread_id, list_name, filter, origin, lang, mode, quiet, "
+            "created_at FROM subscriptions WHERE active"
         )
         params: list[Any] = []
         if chat_id is not None:
             sql += " AND chat_id = ?"
             params.append(chat_id)
-        return [Subscription(**dict(row)) for row in self.db.execute(sql + " ORDER BY id", params)]
+        if thread_id is not None:
+            sql += " AND thread_id = ?"
+            params.append(thread_id)
+        rows = self.db.execute(sql + " ORDER BY id", params)
+        return [Subscription(**{**dict(row), "quiet": bool(row["quiet"])}) for row in rows]
 
-    def fan_out(self, upto: int | None = None) -> int:
+    def subscription(self, chat_id: int, sub_id: int) -> Subscription | None:
+        """Return one active subscription of a chat (None: not this chat's, or ended)."""
+        found = [s for s in self.subscriptions(chat_id) if s.id == sub_id]
+        return found[0] if found else None
+
+    def end_subscription(self, chat_id: int, sub_id: int) -> Subscription | None:
+        """End one of a chat's subscriptions; return it (None: there was no such one)."""
+        with self.atomic():
+            sub = self.subscription(chat_id, sub_id)
+            if sub is not None:
+                self.db.execute("UPDATE subscriptions SET active = 0 WHERE id = ?", (sub_id,))
+        return sub
+
+    def set_subscription(
+        self, chat_id: int, sub_id: int, mode: str | None = None, quiet: bool | None = None
+    ) -> Subscription | None:
+        """Change a subscription's delivery mode or quiet-hours flag; return it as it is now.
+        Rows already waiting keep their time (what is held for a digest stays held)."""
+        with self.atomic():
+            if self.subscription(chat_id, sub_id) is None:
+                return None
+            self.db.execute(
+                "UPDATE subscriptions SET mode = coalesce(?, mode), quiet = coalesce(?, quiet) "
+                "WHERE id = ?",
+                (mode, quiet, sub_id),
+            )
+        return self.subscription(chat_id, sub_id)
+
+    def quiet_hours(self, chat_id: int) -> tuple[int, int, int]:
+        """Return a chat's quiet hours (start, end; local hours) and UTC offset in minutes."""
+        row = self.db.execute(
+            "SELECT quiet_start, quiet_end, utc_offset FROM chats WHERE chat_id = ?", (chat_id,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else (22, 8, 0)
+
+    def set_quiet_hours(self, chat_id: int, start: int, end: int, utc_offset: int) -> None:
+        """Set a chat's quiet hours; its subscriptions are held during them from now on."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO chats (chat_id, quiet_start, quiet_end, utc_offset) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
+                "utc_offset = excluded.utc_offset",
+                (chat_id, start, end, utc_offset),
+            )
+            self.db.execute("UPDATE subscriptions SET quiet = 1 WHERE chat_id = ?", (chat_id,))
+
+    def fan_out(self, upto: int | None = None, now: float | None = None) -> int:
         """Put new additions into the outbox of every matching subscription; return how many.
 
         One transaction: a subscription's cursor moves with the rows it produced. Events of a
         list's first backfill (up to backfill_last_event) are history and never pushed.
         Events after `upto` wait (the service holds new additions until their cards come).
+        A row of a digest subscription, or one held by quiet hours, waits until it is due.
         """
+        now = time.time() if now is None else now
         added = 0
         with self.atomic():
             top = self.last_event_id()
             if upto is not None:
                 top = min(top, upto)
             subs = self.db.execute(
-                "SELECT s.id, s.chat_id, s.thread_id, s.list_name, s.filter, s.cursor "
+                "SELECT s.id, s.chat_id, s.thread_id, s.list_name, s.filter, s.cursor, s.mode, "
+                "s.quiet, c.quiet_start, c.quiet_end, c.utc_offset "
                 "FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id "
                 "WHERE s.active AND c.active AND s.cursor < ?",
                 (top,),
             ).fetchall()
-            for sub_id, chat_id, thread_id, list_name, words, cursor in subs:
+            for row in subs:
+                sub_id, chat_id, thread_id, list_name, words, cursor = tuple(row)[:6]
+                due = due_at(row["mode"], bool(row["quiet"]), now, *tuple(row)[8:11])
                 where = [
                     "ev.kind = 'added'",
                     "ev.id > ?",
@@ -124,10 +194,11 @@ class TelegramStore(Connection):
                     where, params, list_name, words, ["ev.section", "ev.title", "ev.description"]
                 )
                 added += self.db.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id) "
-                    f"SELECT ?, ?, ev.id FROM events ev JOIN lists l ON l.id = ev.list_id "
+                    "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id, "
+                    "subscription_id, next_attempt) "
+                    f"SELECT ?, ?, ev.id, ?, ? FROM events ev JOIN lists l ON l.id = ev.list_id "
                     f"WHERE {' AND '.join(where)} ORDER BY ev.id",
-                    [chat_id, thread_id, *params],
+                    [chat_id, thread_id, sub_id, due, *params],
                 ).rowcount
                 self.db.execute("UPDATE subscriptions SET cursor = ? WHERE id = ?", (top, sub_id))
         return added
@@ -136,9 +207,12 @@ class TelegramStore(Connection):
         """Return pending outbox rows that may be sent now, oldest first."""
         rows = self.db.execute(
             "SELECT o.id, o.chat_id, o.thread_id, o.attempts, l.name, ev.identity, ev.url, "
-            f"ev.title, ev.description, ev.section, {CARD_COLUMNS} "
+            f"ev.title, ev.description, ev.section, ev.text_links, {CARD_COLUMNS}, "
+            "coalesce(c.lang, s.lang, 'en') AS push_lang, coalesce(s.filter, '') AS push_filter, "
+            "coalesce(s.mode, 'now') AS push_mode "
             "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id "
-            "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id"
+            "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id "
+            "LEFT JOIN subscriptions s ON s.id = o.subscription_id"
             f"{CARD_JOIN.format(table='ev')} "
             "WHERE o.status = 'pending' AND o.next_attempt <= ? AND c.active "
             "AND c.retry_until <= ? ORDER BY o.id LIMIT ?",
@@ -157,8 +231,12 @@ class TelegramStore(Connection):
                     row["title"],
                     row["description"],
                     tuple(json.loads(row["section"])),
+                    text_links=links_of(row["text_links"]),
                 ),
                 card_of(row)[0],
+                row["push_lang"],
+                row["push_filter"],
+                row["push_mode"],
             )
             for row in rows
         ]
@@ -205,11 +283,12 @@ class TelegramStore(Connection):
             )
 
     def migrate_chat(self, old: int, new: int) -> None:
-        """Move a chat's subscriptions, settings and pending rows to its new id (supergroup)."""
+        """Move a chat's subscriptions, settings (language, quiet hours) and pending rows to
+        its new id (supergroup)."""
         with self.atomic():
             self.db.execute(
-                "INSERT OR IGNORE INTO chats (chat_id, lang) "
-                "SELECT ?, lang FROM chats WHERE chat_id = ?",
+                "INSERT OR IGNORE INTO chats (chat_id, lang, quiet_start, quiet_end, utc_offset) "
+                "SELECT ?, lang, quiet_start, quiet_end, utc_offset FROM chats WHERE chat_id = ?",
                 (new, old),
             )
             self.db.execute(
@@ -264,3 +343,7 @@ class TelegramStore(Connection):
             (query_id, kind, chat_id),
         ).fetchone()
         return row["text"] if row else None
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()

@@ -1,0 +1,89 @@
+"""What a push message says: a header (how many, when, which list, which filter), the
+entries grouped under their section headings, and a footer (page, feed, /subscriptions).
+Pure: the sender gives it the pending rows and sends what it returns."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .. import paths
+from ..models import Delivery
+from ..untrusted import shorten
+from ..view import entry_html
+from .text import MESSAGE_LIMIT, META_LIMIT, t, visible_length
+
+
+@dataclass(frozen=True)
+class Push:
+    html: str
+    rows: list[Delivery]  # the rows this message carries (the rest wait for the next one)
+
+
+def _heading(row: Delivery, lists: int) -> str:
+    parts = ([row.list] if lists > 1 else []) + list(row.entry.section)
+    return shorten(" › ".join(parts), META_LIMIT) if parts else ""
+
+
+def compose_push(rows: Sequence[Delivery], lang: str, date: str, base: str | None) -> Push:
+    """Compose the next message to one chat from its pending rows (oldest first): as many
+    whole sections as fit, a section cut only when it alone is too long for a message."""
+    lists = {row.list for row in rows}
+    filters = {row.filter for row in rows}
+    modes = {row.mode for row in rows}
+    # Sections in the order their first entry came; entries in order within each.
+    groups: dict[str, list[Delivery]] = {}
+    for row in rows:
+        groups.setdefault(_heading(row, len(lists)), []).append(row)
+    one_list = next(iter(lists)) if len(lists) == 1 else None
+    footer = _footer(lang, base, one_list)
+    budget = MESSAGE_LIMIT - visible_length(footer[1]) - 200  # the header is under 200
+    taken: list[Delivery] = []
+    blocks: list[str] = []  # a section: its heading, then its entries
+    used = 0
+    for heading, members in groups.items():
+        items = [
+            entry_html(r.entry, None, lang=lang, card=r.card, abstract=True, section=False)
+            for r in members
+        ]
+        sizes = [visible_length(plain) + 2 for _, plain in items]
+        head = visible_length(heading) + 2 if heading else 0
+        if taken and used + head + sum(sizes) > budget:
+            break  # the next message starts with this section
+        shown: list[str] = []
+        used += head
+        for row, (item_html, _), size in zip(members, items, sizes, strict=True):
+            if taken and used + size > budget:
+                break  # one section longer than a message: the rest goes next
+            shown.append(item_html)
+            taken.append(row)
+            used += size
+        title = f"<b>{html.escape(heading)}</b>\n" if heading else ""
+        blocks.append(title + "\n\n".join(shown))
+        if taken[-1] is not members[-1]:
+            break
+    mode = next(iter(modes)) if len(modes) == 1 else "now"
+    kind = {"daily": "push_daily", "weekly": "push_weekly"}.get(mode, "push_new")
+    header = [f"<b>{t(lang, kind, n=len(taken))}</b>", date]
+    if one_list:
+        header.append(html.escape(one_list))
+    if len(filters) == 1 and (words := next(iter(filters))):
+        header.append(t(lang, "push_filter", words=html.escape(shorten(words, 60))))
+    more = len(rows) - len(taken)
+    tail = [t(lang, "push_more", n=more)] if more else []
+    text = "\n\n".join([" · ".join(header), *blocks, "\n".join([*tail, footer[0]])])
+    return Push(text, taken)
+
+
+def _footer(lang: str, base: str | None, one_list: str | None) -> tuple[str, str]:
+    """Links to the page and the feed (when the public address is known), and the command
+    that manages subscriptions."""
+    parts: list[tuple[str, str]] = []
+    if base:
+        page = base + (paths.list_anchor(one_list) if one_list else paths.INDEX)
+        feed = base + paths.feed(one_list, "atom")
+        for label, url in ((t(lang, "push_page"), page), (t(lang, "push_feed"), feed)):
+            parts.append((f'<a href="{html.escape(url, quote=True)}">{label}</a>', label))
+    parts.append(("/subscriptions", "/subscriptions"))
+    return " · ".join(p[0] for p in parts), " · ".join(p[1] for p in parts)
