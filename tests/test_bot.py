@@ -18,13 +18,13 @@ import pytest
 from conftest import GitRepo
 from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 
-from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, batch_messages
+from dltbot.bot.compose import compose_push
+from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, visible_length
 from dltbot.config import Config, parse_config
-from dltbot.models import Entry, ListSource
+from dltbot.models import Delivery, Entry, ListSource
 from dltbot.service import Service
 from dltbot.storage import Storage
 from dltbot.sync import sync_list
-from dltbot.view import entry_html
 
 ADMIN = 7
 
@@ -86,17 +86,18 @@ def test_catalogue_has_every_string_in_every_language() -> None:
             parse_html(text.replace("{bot}", "x"))  # valid Telegram HTML in every language
 
 
-def test_batches_split_between_entries_under_the_limit() -> None:
-    entries = [
-        Entry(f"e.org/{i}", f"https://e.org/{i}", f"Title {i} 泛化", "d" * 300, ("S",))
+def test_pushes_are_cut_under_the_limit_and_carry_every_row_once() -> None:
+    rows = [
+        Delivery(i, 1, 0, 0, "dlt", Entry(f"e.org/{i}", f"https://e.org/{i}",
+                 f"Title {i} 泛化", "d" * 300, (f"S{i // 7}",)))
         for i in range(40)
-    ]
-    items = [entry_html(e) for e in entries]
-    batches = batch_messages(("<b>New</b>", "New"), items)
-    assert [i for batch in batches for i in batch] == list(range(40))
-    for batch in batches:
-        html = "\n\n".join(["<b>New</b>"] + [items[i][0] for i in batch])
-        assert len(parse_html(html).encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+    ]  # fmt: skip
+    sent: list[int] = []
+    while len(sent) < len(rows):
+        push = compose_push(rows[len(sent) :], "en", "2026-11-27", None)
+        assert visible_length(parse_html(push.html)) <= MESSAGE_LIMIT
+        sent += [row.id for row in push.rows]
+    assert sent == list(range(40))
 
 
 def last_to(fake: FakeTelegram, chat_id: int, count: int) -> Callable[[], Sent | None]:

@@ -155,7 +155,7 @@ class Service:
             await self._start_bot(storage)
             self.site = site
             if self.config.feed.websub_hub:
-                self._start_pinger(self.config.feed.websub_hub, site.base)
+                self._start_pinger(self.config.feed.websub_hub, site.base, storage)
             if self.enricher is not None:
                 # Additions recorded from now on wait for their cards (up to enrich.wait)
                 # before the feeds, the page and the pushes show them.
@@ -229,15 +229,14 @@ class Service:
             )  # fmt: skip
             return
 
-    def _start_pinger(self, hub: str, base: str) -> None:
+    def _start_pinger(self, hub: str, base: str, storage: Storage) -> None:
         from .enrich.client import Http
         from .enrich.run import user_agent
         from .websub import HubPinger
 
         # Its own client: no spacing between pings (one hub, a dozen feeds per change).
         http = Http(user_agent(base), host_spacing=0.0, host_concurrency=4)
-        assert self.storage is not None
-        self.pinger = HubPinger(hub, http, self.storage)
+        self.pinger = HubPinger(hub, http, storage)
         self.ping_task = asyncio.create_task(self.pinger.run())
 
     def _feeds_changed(self, name: str) -> None:

@@ -4,7 +4,6 @@ and how Telegram messages are cut. A test fails when a string misses a language.
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
 
 LANGS = ("en", "zh")
 MESSAGE_LIMIT = 4096
@@ -360,23 +359,3 @@ def pick_lang(chosen: str | None, user_language: str | None) -> str:
 def visible_length(text: str) -> int:
     """Return a message's length as Telegram counts it after entity parsing (UTF-16 units)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def batch_messages(header: tuple[str, str], items: Sequence[tuple[str, str]]) -> list[list[int]]:
-    """Split items into messages of at most MESSAGE_LIMIT visible characters.
-
-    Returns lists of item indexes; a message is split only between items.
-    """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    length = visible_length(header[1])
-    for index, (_, plain) in enumerate(items):
-        size = visible_length(plain) + 2  # the blank line between items
-        if current and length + size > MESSAGE_LIMIT:
-            batches.append(current)
-            current, length = [], visible_length(header[1])
-        current.append(index)
-        length += size
-    if current:
-        batches.append(current)
-    return batches
