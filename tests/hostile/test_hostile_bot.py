@@ -86,6 +86,35 @@ def test_a_5000_character_title_still_gets_answered(fake: FakeTelegram, db: Path
     assert {c.status for c in fake.calls_of("sendMessage")} <= {200, 429}  # never a 400
 
 
+def test_hostile_plain_text_quiet_hours_and_subscriptions(fake: FakeTelegram, db: Path) -> None:
+    """Plain text is a search now: huge or control-laden text gets the search rule, never a
+    query; /quiet and /subscribe refuse what they cannot read; nothing is stored from it."""
+    bad = "Please search with at most 12 words and 200 characters of plain text."
+    cases = [
+        ("x" * 4000, bad),
+        ("grok\x00king \u202eevil", bad),
+        ("/subscribe " + "w " * 500, bad),
+        ("/quiet 99999999999999999999-1", "Usage: /quiet 22-8"),
+        ("/quiet 22-8 +99999", "Usage: /quiet 22-8"),
+        ("/quiet 22-8 +8 extra", "Usage: /quiet 22-8"),
+        ("/nosuchcommand\u202e", "I don't know /nosuchcommand"),
+    ]
+
+    def scenario() -> None:
+        for number, (text, answer) in enumerate(cases, start=1):
+            fake.message(text)
+            reply = replies_to(fake, 1001, number)[number - 1]
+            assert reply.text.startswith(answer), (text, reply.text)
+            assert "\u202e" not in reply.text and "\x00" not in reply.text
+
+    run_app(make_config(fake, db), db, scenario)
+    with Storage(db) as storage:
+        assert storage.subscriptions(1001) == []
+        assert storage.quiet_hours(1001) == (22, 8, 0)
+        kept = storage.db.execute("SELECT count(*) FROM queries").fetchone()[0]
+        assert kept == 0  # refused words are never kept
+
+
 def test_forged_and_malformed_button_data_find_nothing(fake: FakeTelegram, db: Path) -> None:
     def scenario() -> None:
         fake.message("/search bad", chat_id=1001, user_id=1001)

@@ -15,7 +15,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from .. import paths
 from ..storage import Storage
-from ..untrusted import redact
+from ..untrusted import clean_line, redact
 from ..urls import safe_link
 from . import browse, subs
 from .common import (
@@ -132,7 +132,8 @@ async def unknown_command(update: Update, context: Context) -> None:
     name, _, bot = command.partition("@")
     if chat.type != ChatType.PRIVATE and bot.casefold() != (context.bot.username or "").casefold():
         return
-    reply(update, context, t(lang_of(update, context), "unknown_command", command=esc(name[:40])))
+    shown = esc(clean_line(name, 40))  # the user's text: no bidi or invisible characters
+    reply(update, context, t(lang_of(update, context), "unknown_command", command=shown))
 
 
 async def lang_command(update: Update, context: Context) -> None:
