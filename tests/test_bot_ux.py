@@ -347,3 +347,56 @@ def test_every_message_renders_cleanly_in_both_languages(lang: str) -> None:
             if lang == "zh":
                 assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", plain), (key, plain)
                 assert "的 的" not in plain and "的新条目 的" not in plain, (key, plain)
+
+
+def test_a_chinese_user_meets_every_command_in_chinese(fake: FakeTelegram, db: Path) -> None:
+    """A user whose Telegram is zh-hans, never having used /lang, through the fake Bot API."""
+    me = 3003
+    fake.admins[GROUP] = {ADMIN}
+
+    def scenario() -> None:
+        def zh(text: str, chat: int = me, user: int = me) -> Sent:
+            kind = "supergroup" if chat < 0 else "private"
+            return ask(fake, text, chat, user_id=user, language="zh-hans", chat_type=kind)
+
+        assert zh("/help").text.startswith("浏览\n/search 关键词 — 搜索条目，例如/search 泛化")
+        assert "现有列表：dlt。" in zh("/help").text
+        found = zh("泛化")
+        assert found.text.startswith("“泛化”的搜索结果（第 1–1 条，共 1 条）：")
+        assert found.reply_markup["inline_keyboard"][-1][0]["text"] == "🔔 有新的匹配条目时通知我"
+        assert zh("/search zzzz").text == "没有找到包含“zzzz”的条目。换个关键词试试，或按章节浏览。"
+        assert zh("/random about G1").text.startswith(
+            "没有名称包含“about G1”的章节，随机挑了一条提到它的条目：\n\n• G1 paper"
+        )
+        assert zh("/random 量子").text == "没有章节或条目包含“量子”。要不要按章节浏览？"
+        sections = zh("/sections")
+        assert sections.text == (
+            "dlt 的章节\n2 个章节，共 2 个条目；当前显示第 1–2 个。点一个章节查看其中的条目。"
+        )
+        assert [b["text"] for b in sections.reply_markup["inline_keyboard"][0]] == [
+            "Optimization 优化 (1)", "Generalization 泛化 (1)"
+        ]  # fmt: skip
+        assert zh("/latest").text.startswith("最新添加的条目\n\n📅 20")
+        assert zh("/foo").text == "我不认识“/foo”这个命令，/help 里有我能做的事。"
+        assert zh("/subscribe 量子").text.startswith(
+            "目前没有条目包含“量子”，也没有这个名字的列表。"
+        )
+        assert zh("/subscribe dlt").text == "已订阅 dlt 的新条目，会推送到这里。"
+        assert zh("/subscribe dlt").text == "已经订阅过 dlt 的新条目。"
+        listed = zh("/subscriptions")
+        assert listed.text.startswith("本聊天的订阅：\n1. dlt 的新条目\n   ")
+        assert " 起 · 即时推送\n" in listed.text
+        assert zh("/quiet 23-7 +8").text == (
+            "免打扰时段为 23:00–7:00（UTC+8），期间的推送会在结束后发送。"
+        )
+        assert zh("/unsubscribe").text == "已取消订阅 dlt 的新条目。"
+        assert zh("/unsubscribe").text == "这里没有这项订阅。"
+        group = zh("/subscribe", chat=GROUP, user=55)
+        assert group.text == "只有本群管理员可以更改订阅。"
+        assert zh("/sync").text == "抱歉，只有机器人管理员可以这样做。"
+        status = zh("/status", chat=ADMIN, user=ADMIN)
+        assert status.text.startswith("dlt：ok，2 个条目，head ")
+        assert "，刚刚同步" in status.text or "分钟前同步" in status.text
+        assert "发送队列：待发送 0，已发送 0，搁置 0，已丢弃 0" in status.text
+
+    run_app(config_for(fake, db), db, scenario)
