@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakebot import FakeTelegram
 
 from dltbot.storage import Storage
 
@@ -130,3 +131,11 @@ def validate_atom(data: bytes, tmp_path: Path) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """The project's fake Telegram Bot API server on 127.0.0.1."""
+    server = FakeTelegram().start()
+    yield server
+    server.stop()

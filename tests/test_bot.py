@@ -11,10 +11,9 @@ import string
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from conftest import GitRepo
 from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 
@@ -35,13 +34,6 @@ def readme(count: int, prefix: str = "E") -> str:
         f"- [{prefix}{i} entry](https://e.org/{prefix}/{i}) about entry {i}\n" for i in range(count)
     ]
     return "".join(lines)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
 
 
 def make_config(fake: FakeTelegram, db: Path) -> Config:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,13 +43,6 @@ NEW = {
     "Generalization 泛化": ["G1", "G2"],
     "Grokking": ["K1"],
 }
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
 
 
 def config_for(fake: FakeTelegram, db: Path) -> Config:

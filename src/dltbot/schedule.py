@@ -9,6 +9,11 @@ MODES = ("now", "daily", "weekly")
 DIGEST_HOUR = 8  # local time of daily and weekly digests (weekly: on Mondays)
 
 
+def next_mode(mode: str) -> str:
+    """The mode after `mode` in the cycle the ⏱ button walks: at once → daily → weekly."""
+    return MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else "now"
+
+
 def _local(now: float, utc_offset: int) -> datetime:
     return datetime.fromtimestamp(now, UTC) + timedelta(minutes=utc_offset)
 

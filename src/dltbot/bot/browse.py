@@ -17,7 +17,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from ..models import StoredEntry
+from ..models import Card, Entry
 from ..storage import Storage
 from ..untrusted import shorten
 from ..urls import safe_link
@@ -45,6 +45,13 @@ SECTION_PAGE = 10  # a section's entries a page
 SECTIONS_PAGE = 20  # section buttons a page (ten rows of two)
 
 Answer = tuple[str, Keyboard]
+
+
+def _keep(update: Update, context: Context, kind: str, text: str) -> tuple[Storage, int, int]:
+    """Keep the words for this chat (its buttons name them by id): storage, id, chat id."""
+    storage = storage_of(context)
+    chat_id = chat_of(update)
+    return storage, storage.save_query(kind, text, chat_id), chat_id
 
 
 # --- search ------------------------------------------------------------------------------
@@ -79,9 +86,7 @@ def search_reply(update: Update, context: Context, words: str) -> None:
     if checked is None:
         reply(update, context, bad_query(lang))
         return
-    storage = storage_of(context)
-    chat_id = chat_of(update)
-    query_id = storage.save_query("search", checked, chat_id)
+    storage, query_id, chat_id = _keep(update, context, "search", checked)
     reply(update, context, *search_page(storage, query_id, 0, lang, chat_id))
 
 
@@ -125,9 +130,7 @@ async def random_command(update: Update, context: Context) -> None:
     if section is None:
         reply(update, context, bad_query(lang))
         return
-    storage = storage_of(context)
-    chat_id = chat_of(update)
-    query_id = storage.save_query("random", section, chat_id)
+    storage, query_id, chat_id = _keep(update, context, "random", section)
     reply(update, context, *random_answer(storage, query_id, lang, chat_id))
 
 
@@ -234,8 +237,7 @@ def sections_reply(update: Update, context: Context, wanted: str | None) -> None
         text = t(lang, "unknown_list", list=esc(wanted), lists=esc(", ".join(names)))
         reply(update, context, text)
         return
-    chat_id = chat_of(update)
-    query_id = storage.save_query("sections", wanted or "", chat_id)
+    _, query_id, chat_id = _keep(update, context, "sections", wanted or "")
     reply(update, context, *sections_page(storage, query_id, 0, lang, chat_id))
 
 
@@ -247,19 +249,21 @@ async def sections_command(update: Update, context: Context) -> None:
 # --- inline mode -------------------------------------------------------------------------
 
 
-def _article(r: StoredEntry, lang: str) -> InlineQueryResultArticle:
+def _article(
+    list_name: str, entry: Entry, added: str, card: Card | None, lang: str
+) -> InlineQueryResultArticle:
     return InlineQueryResultArticle(
-        id=hashlib.sha1(f"{r.list}:{r.entry.identity}".encode()).hexdigest()[:32],
-        title=r.entry.title[:200] or r.entry.url,
+        id=hashlib.sha1(f"{list_name}:{entry.identity}".encode()).hexdigest()[:32],
+        title=entry.title[:200] or entry.url,
         description=(
-            " › ".join(r.entry.section)
-            + (" — " + EntryView(r.entry, r.card).authors() if r.card else "")
+            " › ".join(entry.section)
+            + (" — " + EntryView(entry, card).authors() if card else "")
             + " — "
-            + r.entry.description
+            + entry.description
         )[:200],
-        url=safe_link(r.entry.url, ("http", "https")),
+        url=safe_link(entry.url, ("http", "https")),
         input_message_content=InputTextMessageContent(
-            entry_html(r.entry, r.list, r.first_date, lang, card=r.card, abstract=True)[0],
+            entry_html(entry, list_name, added, lang, card=card, abstract=True)[0],
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
         ),
@@ -277,9 +281,8 @@ async def inline_query(update: Update, context: Context) -> None:
     words = query.query.strip()
     if not words:
         events = storage.feed_events(["added"], limit=20, by_date=True)
-        latest = [StoredEntry(e.list, e.entry, 0, e.commit.sha, e.commit.date, e.card)
-                  for e in events]  # fmt: skip
-        await query.answer([_article(r, lang) for r in latest], cache_time=60)
+        latest = [_article(e.list, e.entry, e.commit.date, e.card, lang) for e in events]
+        await query.answer(latest, cache_time=60)
         return
     checked = checked_words("q", words)
     # The offset comes back from the client: digits only, and bounded.
@@ -292,5 +295,5 @@ async def inline_query(update: Update, context: Context) -> None:
         await query.answer([], button=open_bot, cache_time=60)
         return
     next_offset = str(start + 50) if len(results) > 50 and start < 1000 else ""
-    articles = [_article(r, lang) for r in results[:50]]
+    articles = [_article(r.list, r.entry, r.first_date, r.card, lang) for r in results[:50]]
     await query.answer(articles, next_offset=next_offset, cache_time=60)

@@ -98,6 +98,20 @@ async def may_change(update: Update, context: Context) -> bool:
     return member.status in ("administrator", "creator")
 
 
+async def changeable_chat(update: Update, context: Context, lang: str) -> int | None:
+    """Return the chat id if this user may change the chat's settings; else say why, None."""
+    if update.effective_chat is None:
+        return None
+    if not await may_change(update, context):
+        text = t(lang, "admins_only")
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        else:
+            reply(update, context, text)
+        return None
+    return update.effective_chat.id
+
+
 def split_html(text: str, limit: int = 3900) -> list[str]:
     """Split a long HTML reply between lines (never inside a tag: each line is balanced)."""
     chunks: list[str] = []

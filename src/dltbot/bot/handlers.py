@@ -21,10 +21,10 @@ from . import browse, subs
 from .common import (
     Keyboard,
     button,
+    changeable_chat,
     chat_of,
     esc,
     lang_of,
-    may_change,
     reply,
     split_html,
     storage_of,
@@ -144,8 +144,7 @@ async def lang_command(update: Update, context: Context) -> None:
     if len(args) != 1 or args[0] not in ("en", "zh") or chat is None:
         reply(update, context, t(lang, "lang_usage"))
         return
-    if not await may_change(update, context):
-        reply(update, context, t(lang, "admins_only"))
+    if await changeable_chat(update, context, lang) is None:
         return
     storage_of(context).set_chat_lang(chat.id, args[0])
     reply(update, context, t(args[0], "lang_set"))

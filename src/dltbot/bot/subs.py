@@ -10,17 +10,17 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
 from ..models import Subscription
-from ..schedule import MODES
+from ..schedule import next_mode
 from ..storage import Storage
 from .common import (
     Keyboard,
     bad_query,
     button,
+    changeable_chat,
     chat_of,
     checked_words,
     esc,
     lang_of,
-    may_change,
     reply,
     storage_of,
     thread_of,
@@ -52,20 +52,6 @@ def _target(storage: Storage, args: list[str]) -> tuple[str, str]:
     return list_name, " ".join(args)
 
 
-async def _changeable(update: Update, context: Context, lang: str) -> int | None:
-    """Return the chat id if this user may change its subscriptions; else say why, None."""
-    if update.effective_chat is None:
-        return None
-    if not await may_change(update, context):
-        text = t(lang, "admins_only")
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-        else:
-            reply(update, context, text)
-        return None
-    return update.effective_chat.id
-
-
 def _subscribe(update: Update, context: Context, chat_id: int, list_name: str, words: str) -> str:
     lang = lang_of(update, context)
     new = storage_of(context).subscribe(chat_id, thread_of(update), list_name, words, lang=lang)
@@ -77,7 +63,7 @@ async def subscribe_command(update: Update, context: Context) -> None:
     match nothing today, and name no list, are asked about first (a typo'd list name would
     make a subscription that never fires)."""
     lang = lang_of(update, context)
-    chat_id = await _changeable(update, context, lang)
+    chat_id = await changeable_chat(update, context, lang)
     if chat_id is None:
         return
     storage = storage_of(context)
@@ -98,7 +84,7 @@ async def subscribe_command(update: Update, context: Context) -> None:
 async def unsubscribe_command(update: Update, context: Context) -> None:
     """End the chat's subscriptions: all, or the one named; say which."""
     lang = lang_of(update, context)
-    chat_id = await _changeable(update, context, lang)
+    chat_id = await changeable_chat(update, context, lang)
     if chat_id is None:
         return
     storage = storage_of(context)
@@ -134,10 +120,9 @@ def subscriptions_answer(
         wider = [n for n, other in enumerate(subs, start=1) if covers(other, sub)]
         if wider:
             lines.append("   ⚠️ " + t(lang, "covered_by", n=wider[0]))
-        next_mode = MODES[(MODES.index(sub.mode) + 1) % len(MODES)] if sub.mode in MODES else "now"
         rows.append([
             button(f"❌ {number}", f"u:{sub.id}"),
-            button(f"⏱ {t(lang, f'mode_{next_mode}')}", f"m:{sub.id}"),
+            button(f"⏱ {t(lang, f'mode_{next_mode(sub.mode)}')}", f"m:{sub.id}"),
             button(("🔔 " if sub.quiet else "🌙 ") + t(lang, "quiet_off_button" if sub.quiet
                                                        else "quiet_button"), f"q:{sub.id}"),
         ])  # fmt: skip
@@ -162,7 +147,7 @@ async def quiet_command(update: Update, context: Context) -> None:
     """/quiet 22-8 [+8]: hold pushes during those local hours; /quiet off: never hold."""
     lang = lang_of(update, context)
     args = list(context.args or [])
-    chat_id = await _changeable(update, context, lang)
+    chat_id = await changeable_chat(update, context, lang)
     if chat_id is None:
         return
     storage = storage_of(context)
@@ -210,7 +195,7 @@ async def subscription_button(update: Update, context: Context, kind: str, numbe
     query = update.callback_query
     assert query is not None
     lang = lang_of(update, context)
-    chat_id = await _changeable(update, context, lang)
+    chat_id = await changeable_chat(update, context, lang)
     if chat_id is None:
         return
     storage = storage_of(context)
@@ -225,7 +210,7 @@ async def subscription_button(update: Update, context: Context, kind: str, numbe
         storage.end_subscription(chat_id, number)
         note = t(lang, "unsubscribed", what=describe(lang, sub.list_name, sub.filter))
     elif kind == "m":
-        mode = MODES[(MODES.index(sub.mode) + 1) % len(MODES)] if sub.mode in MODES else "now"
+        mode = next_mode(sub.mode)
         storage.set_subscription(chat_id, number, mode=mode)
         note = t(lang, f"mode_{mode}")
     else:
