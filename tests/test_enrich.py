@@ -405,6 +405,11 @@ def test_hostile_pages_and_apis_are_cleaned_bounded_and_survived(
             body="<title>中文标题</title>".encode("gbk"), content_type="text/html; charset=gbk"
         ),
         "badcharset": Page(body="<title>t</title>", content_type="text/html; charset=nope"),
+        # A codec that fails whatever errors= says: read as UTF-8 with replacement.
+        "idna": Page(
+            body="<title>t\xe9</title>".encode("latin-1"), content_type="text/html; charset=idna"
+        ),
+        "metaidna": Page(body=b'<meta charset="idna"><title>m\xe9</title>'),
         "slow": Page(body="<title>late</title>", delay=3),
         "loop": Page(302, "", {"Location": "/p/loop"}),
         "scheme": Page(302, "", {"Location": "file:///etc/passwd"}),
@@ -426,6 +431,9 @@ def test_hostile_pages_and_apis_are_cleaned_bounded_and_survived(
     assert all(ch.isprintable() for ch in controls.authors[0])
     assert found[web.url("charset")].card.title == "中文标题"  # type: ignore[union-attr]
     assert found[web.url("badcharset")].card.title == "t"  # type: ignore[union-attr]
+    assert found[web.url("idna")].card.title == "t\ufffd"  # type: ignore[union-attr]
+    assert found[web.url("metaidna")].card.title == "m\ufffd"  # type: ignore[union-attr]
+    assert found[web.url("idna")].link.status == "ok"  # type: ignore[union-attr]
     slow = found[web.url("slow")].link
     assert slow and slow.status == "error" and "timed out" in slow.reason
     assert "redirects" in found[web.url("loop")].link.reason  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import GitRepo
@@ -22,8 +23,7 @@ from fakebot import TOKEN, FakeTelegram
 from test_service import Running, write_config
 
 from dltbot import web
-from dltbot.bot.app import webhook_secret
-from dltbot.config import Config, parse_config
+from dltbot.config import Config, parse_config, webhook_secret
 from dltbot.hooks import Receiver, repo_key
 from dltbot.site import Site
 from dltbot.storage import Storage
@@ -63,7 +63,13 @@ class HookServer:
     """The real aiohttp server on a loopback port in its own thread, with a receiver whose
     syncs are recorded."""
 
-    def __init__(self, tmp_path: Path, secret: str | None = SECRET, **webhooks: object) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        secret: str | None = SECRET,
+        serve: dict[str, Any] | None = None,
+        **webhooks: object,
+    ) -> None:
         self.triggered: list[str] = []
         self.accepting = True
         lists = [
@@ -82,7 +88,7 @@ class HookServer:
         self.server = asyncio.run_coroutine_threadsafe(
             web.start(
                 Site(self.storage, Config()), "127.0.0.1", 0, receiver=receiver,
-                max_hook_body=self.config.webhooks.max_body_size,
+                max_hook_body=self.config.webhooks.max_body_size, **(serve or {}),
             ),
             self.loop,
         ).result(10)  # fmt: skip

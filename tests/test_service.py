@@ -27,9 +27,9 @@ LIST = "# L\n\n## Papers\n\n- [One](https://one.org) first\n- [Two](https://two.
 class Running:
     """A `dltbot run` process, its log lines, and its HTTP address."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dltbot.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "dltbot.cli", "run", "--config", str(config), *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: list[str] = []

@@ -152,14 +152,22 @@ def test_run_pings_the_hub_for_each_changed_feed_after_a_push(
             f"{base}/feed.atom", f"{base}/feed.rss", f"{base}/lists/l/feed.atom",
             f"{base}/lists/l/daily.atom", f"{base}/lists/l/weekly.json",
         }  # fmt: skip
-        # The Link header names the hub; a filtered feed a reader fetched is pinged too.
-        with urllib.request.urlopen(base + "/lists/l/feed.atom?q=two", timeout=10) as reply:
+        # The Link header names the hub; a filtered feed names none, and junk filtered GETs
+        # (anyone can make them up) never multiply the pings of a change.
+        with urllib.request.urlopen(base + "/lists/l/feed.atom", timeout=10) as reply:
             assert f'<{hub.url}>; rel="hub"' in reply.headers["Link"]
+        with urllib.request.urlopen(base + "/lists/l/feed.atom?q=two", timeout=10) as reply:
+            assert "hub" not in reply.headers["Link"] and b'rel="hub"' not in reply.read()
+        for number in range(200):
+            with urllib.request.urlopen(f"{base}/feed.atom?q=junk{number}", timeout=10) as reply:
+                reply.read()
         hub.pings.clear()
         repo.commit(
             {"README.md": "# L\n\n- [Two](https://two.org)\n- [Three](https://three.org)\n"}, "3"
         )
         assert post_push(running, github_push()) == 202
-        wait_until(lambda: f"{base}/lists/l/feed.atom?q=two" in hub.published())
+        wait_until(lambda: len(hub.published()) >= 12)
+        time.sleep(0.5)  # a thirteenth ping would come in the same breath
+        assert len(hub.pings) == 12 and not any("?" in url for url in hub.published())
     finally:
         running.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -233,6 +234,12 @@ def _check_api_url(value: str) -> str:
 ApiUrl = Annotated[str, BeforeValidator(lambda v: _check_api_url(str(v)))]
 
 
+def webhook_secret(token: str) -> str:
+    """The secret of the Telegram webhook (its path and X-Telegram-Bot-Api-Secret-Token):
+    derived from the token, so it is stable across restarts and unknowable without it."""
+    return hashlib.sha256(b"dltbot telegram webhook\0" + token.encode()).hexdigest()[:48]
+
+
 class WebhooksConfig(_Strict):
     """Push webhooks from the list's forge: a push syncs the list at once (`dltbot run`)."""
 
@@ -261,6 +268,8 @@ class EnrichConfig(_Strict):
     allow_private: bool = False
     timeout: float = Field(default=20.0, gt=0, le=300)  # seconds per request
     max_page_size: Size = 2_000_000  # a page's body is read up to this
+    # Seconds one page may take to parse (in a worker process; a slower page gets no card).
+    parse_timeout: float = Field(default=5.0, gt=0, le=300)
     refresh: Duration = 30 * 86400  # metadata older than this is fetched again
     recheck: Duration = 7 * 86400  # how often a link is checked (spread over the period)
     # Consecutive hard answers (404, 410, unknown host), a day apart, before "broken".
@@ -413,8 +422,16 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
             problem = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise ConfigError(f"telegram.token_file: {problem}") from None
         config = config.model_copy(update={"telegram": telegram_config})
-    logfilter.hide(config.telegram.token)  # from now on no log line can show it
+    # From now on no log line, at any level and from any logger, can show a secret: the bot
+    # token and the webhook secret derived from it (a path and a header), the forges'
+    # webhook secret, the GitHub token, passwords in repository URLs.
+    logfilter.hide(config.telegram.token)
+    if config.telegram.token:
+        logfilter.hide(webhook_secret(config.telegram.token))
+    logfilter.hide(config.webhooks.secret)
     logfilter.hide(config.enrich.github_token)
+    for item in config.lists:
+        logfilter.hide_url_password(item.repo)
     if config.storage.path is not None and not config.storage.path.is_absolute():
         # A relative database path is relative to the config file, not to where we run.
         storage = StorageConfig(path=base / config.storage.path)

@@ -42,6 +42,14 @@ class Push:
     default_branch: str = ""
 
 
+def same_secret(given: str, secret: str) -> bool:
+    """Compare a secret from a request with the real one in constant time, as bytes: a
+    header's raw bytes reach us as surrogates (\\xff), a path as any Unicode."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), secret.encode("utf-8", "surrogatepass")
+    )
+
+
 def verify(forge: Forge, headers: Mapping[str, str], body: bytes, secret: str) -> None:
     """Raise HookError unless the delivery carries the secret: GitHub and Gitea sign the body
     with HMAC-SHA256, GitLab sends the token itself. Compared in constant time."""
@@ -49,7 +57,7 @@ def verify(forge: Forge, headers: Mapping[str, str], body: bytes, secret: str) -
         given = headers.get("X-Gitlab-Token")
         if given is None:
             raise HookError(401, "missing X-Gitlab-Token")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
+        if not same_secret(given, secret):
             raise HookError(403, "wrong X-Gitlab-Token")
         return
     name = "X-Hub-Signature-256" if forge == "github" else "X-Gitea-Signature"
@@ -59,7 +67,7 @@ def verify(forge: Forge, headers: Mapping[str, str], body: bytes, secret: str) -
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if forge == "github":
         expected = "sha256=" + expected
-    if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
+    if not same_secret(given.strip().lower(), expected):
         raise HookError(403, f"wrong {name}")
 
 
@@ -76,6 +84,8 @@ def parse_push(forge: Forge, headers: Mapping[str, str], body: bytes) -> Push:
         payload = json.loads(body)
     except ValueError as error:
         raise HookError(400, f"push body is not JSON: {error}") from None
+    except RecursionError:  # [[[[…: deeper than the json module reads
+        raise HookError(400, "push body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise HookError(400, "push body is not a JSON object")
     repository = _mapping(payload.get("repository"))

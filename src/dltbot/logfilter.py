@@ -8,6 +8,7 @@ record, message and traceback, before any handler formats it.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote, unquote, urlsplit
 
 from .untrusted import redact
 
@@ -28,8 +29,8 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: leave it to the handler's own error path
-            return True
+        except Exception:  # a bad format string: its handler would print msg and args raw
+            message = f"{record.msg!s} (unformattable arguments: {record.args!r})"
         cleaned = self.clean(message)
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
@@ -37,6 +38,8 @@ class SecretFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
         return True
 
 
@@ -44,9 +47,22 @@ FILTER = SecretFilter()
 
 
 def hide(secret: str | None) -> None:
-    """Never log this value (a token), from now on, in any logger."""
+    """Never log this value (a token), from now on, in any logger: as written, and as it
+    reads percent-encoded in a URL."""
     if secret and len(secret) >= 8:
         FILTER.secrets.add(secret)
+        FILTER.secrets.add(quote(secret, safe=""))
+
+
+def hide_url_password(url: str) -> None:
+    """Never log the password of a URL (https://user:password@host/…), even alone."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return
+    if password:
+        hide(password)
+        hide(unquote(password))
 
 
 def install(handler: logging.Handler) -> None:

@@ -139,7 +139,7 @@ class Service:
                 )
             token, webhook_url = self.config.telegram.token, self.config.telegram.webhook_url
             if token and webhook_url:
-                from .bot.app import webhook_secret
+                from .config import webhook_secret
 
                 self.telegram_hook = web.TelegramHook(webhook_secret(token))
             runner = await web.start(
@@ -244,7 +244,7 @@ class Service:
         if self.pinger is not None and self.site is not None:
             from .websub import changed_feeds
 
-            self.pinger.publish(changed_feeds(self.site.base, name, self.site.filtered_feeds(name)))
+            self.pinger.publish(changed_feeds(self.site.base, name))
 
     async def _deliver(self) -> None:
         """Put new additions (up to the release) into the Telegram outbox of every matching

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -61,8 +60,6 @@ OPML = "text/x-opml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
-FILTERED_KEPT = 1000  # filtered feed URLs remembered for WebSub pings
-FILTERED_FOR = 7 * 86400.0  # … for this long after a reader last fetched one
 
 
 class Site:
@@ -89,19 +86,6 @@ class Site:
         self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
         self.hub = config.feed.websub_hub
-        # Filtered feeds served lately (URL → list or None, when), least recent first.
-        self._filtered: dict[str, tuple[str | None, float]] = {}
-
-    def filtered_feeds(self, name: str) -> list[str]:
-        """Filtered feeds readers fetched in the last FILTERED_FOR seconds that a change of
-        the list may change: WebSub pings them too."""
-        now = time.monotonic()
-        with self._lock:
-            return [
-                url
-                for url, (of, at) in self._filtered.items()
-                if of in (None, name) and now - at < FILTERED_FOR
-            ]
 
     @property
     def storage(self) -> Storage:
@@ -184,14 +168,6 @@ class Site:
         self._check_list(name)
         section = check_words("section", section)
         q = check_words("q", q)
-        if (section or q) and self.hub:  # a filtered feed in use: the hub hears of its changes
-            params = {key: value for key, value in (("section", section), ("q", q)) if value}
-            url = self.base + paths.feed(name, fmt) + "?" + urlencode(params)
-            with self._lock:
-                self._filtered.pop(url, None)
-                self._filtered[url] = (name, time.monotonic())
-                while len(self._filtered) > FILTERED_KEPT:
-                    del self._filtered[next(iter(self._filtered))]
         return self._cached(
             ("feed", name or "", section or "", q or "", fmt),
             lambda: self._render(self._feed(name, section, q), fmt),
@@ -227,7 +203,10 @@ class Site:
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
             since=self._since(name),
-            hub=self.hub,
+            # Filtered feeds name no hub and are never pinged: anyone can make up such a URL,
+            # and pinging each one made would let anonymous requests multiply our outbound
+            # traffic. A reader of one polls it (a 304 costs nothing); see README, WebSub.
+            hub=None if params else self.hub,
         )
         return doc
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import hmac
 import json
 import logging
 import resource
@@ -22,7 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from . import paths
 from .feed import FORMATS, Format
-from .hooks import FORGES, HookError, Receiver
+from .hooks import FORGES, HookError, Receiver, same_secret
 from .site import (
     BadRequestError,
     Document,
@@ -30,6 +29,7 @@ from .site import (
     Site,
     parse_page_number,
 )
+from .untrusted import clean_line
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ HOOKS: web.AppKey[Receiver | None] = web.AppKey("hooks")
 TELEGRAM: web.AppKey[TelegramHook | None] = web.AppKey("telegram")
 TELEGRAM_BODY = 1_000_000  # an update is a few KB
 MAX_HOOK_BODY: web.AppKey[int] = web.AppKey("max_hook_body", int)
+BODIES: web.AppKey[BodyBudget] = web.AppKey("bodies")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
 
@@ -45,6 +46,10 @@ T = TypeVar("T")
 # last response): a client trickling headers (slowloris) is cut off, not waited for forever.
 REQUEST_TIMEOUT = 15.0
 MAX_CONNECTIONS = 1000
+# What the bodies of requests not yet authenticated (webhooks, Telegram updates) may hold in
+# memory at once, across every connection: a hundred clients each trickling most of a
+# megabyte are refused (503) once it is spent, instead of holding a hundred megabytes.
+BODY_BUDGET = 8_000_000
 # Searches run on their own two threads: twenty heavy ones queue there, while feeds, pages
 # and /healthz are read on the default pool.
 _SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dltbot-search")
@@ -229,14 +234,67 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def _body(request: web.Request, limit: int) -> bytes | None:
-    """The request's body, or None when it is over `limit` bytes (not read further)."""
+class BodyBudget:
+    """Bytes that unauthenticated bodies hold at once, and how long one may take to arrive."""
+
+    def __init__(self, total: int = BODY_BUDGET, deadline: float = REQUEST_TIMEOUT) -> None:
+        self.total = total
+        self.deadline = deadline
+        self.held = 0
+        self.peak = 0  # the most ever held (tests, benchmarks)
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        self.peak = max(self.peak, self.held)
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
+class BodyRefused(Exception):
+    """A body not read whole: too large (413), too slow (408), or the budget spent (503)."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+    def response(self) -> web.Response:
+        # Closed, not kept alive: aiohttp would otherwise read (and wait for) the rest.
+        response = web.Response(status=self.status, text=f"{self}\n")
+        if self.status == 503:
+            response.headers["Retry-After"] = "10"
+        response.force_close()
+        return response
+
+
+async def _body(request: web.Request, limit: int) -> bytes:
+    """The request's body, read whole within the deadline and the shared budget; raise
+    BodyRefused otherwise (nothing past `limit` is read)."""
     if (request.content_length or 0) > limit:
-        return None
+        raise BodyRefused(413, f"body over {limit} bytes")
+    budget = request.app[BODIES]
+    if (request.content_length or 0) > budget.total - budget.held:
+        raise BodyRefused(503, "too many request bodies in flight; try again")
     body = bytearray()
-    while len(body) <= limit and (more := await request.content.read(limit + 1 - len(body))):
-        body += more  # read() returns what has arrived, not all of it
-    return None if len(body) > limit else bytes(body)
+    try:
+        async with asyncio.timeout(budget.deadline):
+            # read() returns what has arrived, not all of it
+            while len(body) <= limit and (
+                more := await request.content.read(limit + 1 - len(body))
+            ):
+                if not budget.take(len(more)):
+                    raise BodyRefused(503, "too many request bodies in flight; try again")
+                body += more
+    except TimeoutError:
+        raise BodyRefused(408, f"body not sent within {budget.deadline:g}s") from None
+    finally:
+        budget.give(len(body))
+    if len(body) > limit:
+        raise BodyRefused(413, f"body over {limit} bytes")
+    return bytes(body)
 
 
 async def hook(request: web.Request) -> web.Response:
@@ -244,10 +302,11 @@ async def hook(request: web.Request) -> web.Response:
     receiver, forge = request.app[HOOKS], request.match_info["forge"]
     if receiver is None or forge not in FORGES:
         raise NotFoundError("no webhooks here (webhooks.secret is not set)")
-    limit = request.app[MAX_HOOK_BODY]
-    body = await _body(request, limit)
-    if body is None:
-        return _refused(forge, HookError(413, f"delivery over {limit} bytes"))
+    try:
+        body = await _body(request, request.app[MAX_HOOK_BODY])
+    except BodyRefused as refused:
+        _FLOOD.note(f"webhook {forge} refused", f"{refused.status} {refused}")
+        return refused.response()
     try:
         status, done = receiver.receive(forge, request.headers, body, request.query.get("list"))
     except HookError as error:
@@ -269,20 +328,22 @@ async def telegram_update(request: web.Request) -> web.Response:
     """An update pushed by Telegram (telegram.webhook_url): the path and the header both
     carry the secret; the update joins the bot's queue."""
     hook = request.app[TELEGRAM]
-    if hook is None or not hmac.compare_digest(request.match_info["secret"], hook.secret):
-        raise NotFoundError("no such path")
-    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not hmac.compare_digest(given.encode(), hook.secret.encode()):
-        _FLOOD.note("telegram webhook refused: wrong secret header")
+    if hook is None or not same_secret(request.match_info["secret"], hook.secret):
+        _FLOOD.note("telegram webhook refused", "no such path")
+        return web.Response(status=404, text="not found\n")
+    if not same_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), hook.secret):
+        _FLOOD.note("telegram webhook refused", "wrong secret header")
         return web.Response(status=403)
     if hook.accept is None:
         return web.Response(status=503)
-    body = await _body(request, TELEGRAM_BODY)
-    if body is None:
-        return web.Response(status=413)
+    try:
+        body = await _body(request, TELEGRAM_BODY)
+    except BodyRefused as refused:
+        _FLOOD.note("telegram webhook refused", f"{refused.status} {refused}")
+        return refused.response()
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         data = None
     if not isinstance(data, dict):
         return web.Response(status=400)
@@ -292,7 +353,7 @@ async def telegram_update(request: web.Request) -> web.Response:
 
 def _refused(forge: str, error: HookError) -> web.Response:
     # Counted, one line a minute: a flood of forged deliveries must not flood the log.
-    _FLOOD.note(f"webhook {forge} refused: {error.status} {error}")
+    _FLOOD.note(f"webhook {forge} refused", f"{error.status} {error}")
     return web.json_response({"error": str(error)}, status=error.status)
 
 
@@ -301,6 +362,7 @@ def build_app(
     receiver: Receiver | None = None,
     max_hook_body: int = 1_000_000,
     telegram: TelegramHook | None = None,
+    bodies: BodyBudget | None = None,
 ) -> web.Application:
     """Return the aiohttp application serving a site (and webhooks: the forges', with a
     receiver; Telegram's, with a hook)."""
@@ -310,6 +372,7 @@ def build_app(
     app[HOOKS] = receiver
     app[MAX_HOOK_BODY] = max_hook_body
     app[TELEGRAM] = telegram
+    app[BODIES] = bodies or BodyBudget()
     app.router.add_post(paths.ROUTE_HOOK, hook)
     app.router.add_post(paths.ROUTE_TELEGRAM, telegram_update)
     for path, handler in (
@@ -362,12 +425,20 @@ async def start(
     receiver: Receiver | None = None,
     max_hook_body: int = 1_000_000,
     telegram: TelegramHook | None = None,
+    body_budget: int = BODY_BUDGET,
 ) -> Server:
-    """Start serving; return the server (port 0 picks a free port: see Server.port)."""
+    """Start serving; return the server (port 0 picks a free port: see Server.port).
+
+    A request's headers must come within `request_timeout` (aiohttp's keep-alive timer), and
+    an unauthenticated body within `request_timeout` more; such bodies share `body_budget`."""
+    bodies = BodyBudget(body_budget, request_timeout)
     runner = web.AppRunner(
-        build_app(site, receiver, max_hook_body, telegram), access_log=None,
+        build_app(site, receiver, max_hook_body, telegram, bodies), access_log=None,
         keepalive_timeout=request_timeout,
         handler_cancellation=True, shutdown_timeout=1.0,
+        # A body refused part-way is not drained for aiohttp's default 10 s: the connection
+        # closes with the answer (a slow client must not hold it after its deadline).
+        lingering_time=0,
     )  # fmt: skip
     await runner.setup()
     handler = runner.server
@@ -379,7 +450,7 @@ async def start(
         # finish a request, a real one still gets in (and is served in milliseconds).
         live = [conn for conn in handler.connections if conn.transport is not None]
         if len(live) >= cap:
-            _FLOOD.note("connection cap of %d reached: closing the oldest connections", cap)
+            _FLOOD.note("connection cap reached", f"{cap} open; closing the oldest")
             for conn in live[: len(live) - cap + 1]:
                 conn.force_close()
         return handler()
@@ -392,19 +463,30 @@ async def start(
 
 
 class _FloodLog:
-    """Log a repeated complaint once a minute with a count, not once per connection."""
+    """Log a repeated complaint once a minute with a count, not once per connection.
 
-    def __init__(self) -> None:
+    `kind` is one of a few fixed sentences (the count is kept per kind; at most KINDS of them);
+    `detail` is the latest instance, which may carry request text: it is only ever an
+    argument of the log line, never its format."""
+
+    KINDS = 64
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.last: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    def note(self, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        self.counts[message] = self.counts.get(message, 0) + 1
-        if now - self.last.get(message, -60.0) >= 60.0:
-            log.warning(message + " (%d in the last minute)", *args, self.counts[message])
-            self.last[message] = now
-            self.counts[message] = 0
+    def note(self, kind: str, detail: str = "") -> None:
+        now = self.clock()
+        if kind not in self.counts and len(self.counts) >= self.KINDS:
+            oldest = min(self.last, key=self.last.__getitem__)
+            del self.last[oldest], self.counts[oldest]
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if now - self.last.get(kind, -60.0) >= 60.0:
+            log.warning("%s: %s (%d in the last minute)", kind, clean_line(detail, 300),
+                        self.counts[kind])  # fmt: skip
+            self.last[kind] = now
+            self.counts[kind] = 0
 
 
 _FLOOD = _FloodLog()
@@ -417,7 +499,7 @@ class _BadRequestLog(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            _FLOOD.note(f"refused malformed requests ({type(error).__name__})")
+            _FLOOD.note("refused malformed requests", type(error).__name__)
             return False
         return True
 
@@ -432,7 +514,7 @@ def quiet_floods(loop: asyncio.AbstractEventLoop) -> None:
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
         if isinstance(error, OSError):  # a client's doing (EMFILE, resets): count, don't dump
-            _FLOOD.note(f"event loop: {context.get('message', 'error')}: {type(error).__name__}")
+            _FLOOD.note("event loop error", f"{context.get('message', '')}: {error!r}")
         else:  # a bug: keep its traceback
             loop.default_exception_handler(context)
 

@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 RETRY = Retry(first=2.0, cap=600.0, park_after=8)
 
 
-def changed_feeds(base: str, name: str, filtered: Iterable[str] = ()) -> list[str]:
+def changed_feeds(base: str, name: str) -> list[str]:
     """The URLs of every document that changes when a list gets additions: the all-lists
-    feed, the list's feed and its digests, in every format, and the filtered feeds given."""
+    feed, the list's feed and its digests, in every format (filtered feeds are not pinged:
+    Site.feed says why)."""
     docs = [paths.feed(None, fmt) for fmt in FORMATS] + [paths.feed(name, fmt) for fmt in FORMATS]
     docs += [paths.digest(name, period, fmt) for period in ("daily", "weekly") for fmt in FORMATS]
-    return list(dict.fromkeys([base + doc for doc in docs] + list(filtered)))
+    return [base + doc for doc in docs]
 
 
 class HubPinger:

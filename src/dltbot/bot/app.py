@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -133,12 +132,6 @@ def quiet_loggers() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The rate limiter logs every RetryAfter as an error; the sender handles and logs them.
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
-
-
-def webhook_secret(token: str) -> str:
-    """The secret of the Telegram webhook (its path and X-Telegram-Bot-Api-Secret-Token):
-    derived from the token, so it is stable across restarts and unknowable without it."""
-    return hashlib.sha256(b"dltbot telegram webhook\0" + token.encode()).hexdigest()[:48]
 
 
 def update_sink(application: BotApp) -> Callable[[Any], Awaitable[None]]:

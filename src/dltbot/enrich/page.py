@@ -81,8 +81,8 @@ def _decode(body: bytes, charset: str = "") -> str:
     if charset:
         try:
             return body.decode(charset, errors="replace")
-        except LookupError:
-            pass  # a charset name Python does not know
+        except (LookupError, ValueError):  # a name Python does not know, or a codec such as
+            pass  # idna that fails whatever `errors` says (UnicodeError is a ValueError)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
@@ -96,7 +96,7 @@ def _decode(body: bytes, charset: str = "") -> str:
         if charset:
             try:
                 return body.decode(charset, errors="replace")
-            except LookupError:
+            except (LookupError, ValueError):
                 break
     return body.decode("utf-8", errors="replace")
 

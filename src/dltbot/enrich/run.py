@@ -19,6 +19,7 @@ from ..storage import Storage
 from . import arxiv, doi, github, page
 from .client import Http, Response
 from .health import Observation, advance, iso, observe, spread
+from .sandbox import PageParser, PageTooComplex
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class Enricher:
         self.base_url = base_url
         self.clock = clock
         self.lock = asyncio.Lock()  # one pass at a time
+        # Its worker starts on the first page of a pass and stops at the pass's end.
+        self.pages = PageParser(config.parse_timeout)
 
     async def _db(self, work: Callable[[Storage], T]) -> T:
         """Run storage work in a thread (never on the event loop), on its own connection."""
@@ -123,6 +126,7 @@ class Enricher:
         finally:
             report.requests = http.requests
             await http.close()
+            self.pages.close()
         report.seconds = time.monotonic() - started
         return report
 
@@ -267,10 +271,11 @@ class Enricher:
         card: Card | None = None
         content_type = response.headers.get("Content-Type", "")
         if response.status == 200 and page.is_html(content_type):
-            # Parsed in a thread: a 2 MB page must not hold the event loop (the bot, the web).
-            card = await asyncio.to_thread(
-                page.card_from_html, response.body, response.url, content_type
-            )
+            # Parsed in a worker process, within a deadline: see sandbox.py.
+            try:
+                card = await self.pages.parse(response.body, response.url, content_type)
+            except PageTooComplex as error:
+                log.warning("enrich: no card for %s: %s", response.url, error)
             state.etag = response.headers.get("ETag")
             state.last_modified = response.headers.get("Last-Modified")
             if card is not None and card.doi and not card.authors:
