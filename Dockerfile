@@ -9,9 +9,10 @@ COPY src ./src
 RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim
-# git: dltbot clones and fetches the lists.
+# git: dltbot clones and fetches the lists. tini: PID 1 reaps the git processes (a failed
+# sync's) that would otherwise stay zombies, and passes SIGTERM on.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git=1:2.* \
+    && apt-get install -y --no-install-recommends git=1:2.* tini=0.19.* \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 dltbot \
     && mkdir /data && chown dltbot /data
@@ -27,4 +28,4 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["dltbot-entrypoint", "healthcheck"]
 # A config at /data/config.yaml is used when present; otherwise the embedded default list,
 # with settings from the environment (DLTBOT_*, TELEGRAM_BOT_TOKEN).
-ENTRYPOINT ["dltbot-entrypoint"]
+ENTRYPOINT ["tini", "--", "dltbot-entrypoint"]

@@ -26,6 +26,19 @@ GIT_ENV = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes to the user's real data directory (a default or relative database
+    path lands there): every process the suite starts inherits this one."""
+    saved = os.environ.get("DLTBOT_DATA_DIR")
+    os.environ["DLTBOT_DATA_DIR"] = str(tmp_path_factory.mktemp("data-dir"))
+    yield
+    if saved is None:
+        del os.environ["DLTBOT_DATA_DIR"]
+    else:
+        os.environ["DLTBOT_DATA_DIR"] = saved
+
+
 def fixture_bundle(name: str) -> Path:
     """Return a shared fixture bundle, or skip the test where shared/ is absent."""
     path = FIXTURES / f"{name}.bundle"

@@ -138,11 +138,13 @@ def test_sync_with_config_and_data_dir(repo: GitRepo, tmp_path: Path) -> None:
         "    interval: 30m\n  - name: broken\n    repo: /nonexistent/repo\n",
         encoding="utf-8",
     )
-    result = dltbot("sync", "--config", str(config))
+    data = {"DLTBOT_DATA_DIR": str(tmp_path / "data")}
+    result = dltbot("sync", "--config", str(config), env=data)
     assert result.returncode == 1  # one list failed; the other synced
     assert "broken: FAILED: repository '/nonexistent/repo'" in result.stderr
-    assert (tmp_path / "state" / "db.sqlite3").exists()
-    events = dltbot("events", "--config", str(config), "--json").stdout.splitlines()
+    # A relative storage.path is under the data directory (in the image: the volume).
+    assert (tmp_path / "data" / "state" / "db.sqlite3").exists()
+    events = dltbot("events", "--config", str(config), "--json", env=data).stdout.splitlines()
     assert [json.loads(line)["list"] for line in events] == ["mine"]
 
 
@@ -187,6 +189,7 @@ def test_every_command_has_help() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(commands) == [
+        "backup",
         "bot",
         "check-config",
         "enrich",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import ROOT
 from pydantic import BaseModel
@@ -42,10 +43,11 @@ def test_every_config_key_is_documented_in_the_example() -> None:
     assert example_keys(example) == model_keys(Config)
 
 
-def test_example_config_is_valid(tmp_path: Path) -> None:
+def test_example_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLTBOT_DATA_DIR", str(tmp_path))
     config = load_config(ROOT / "config.example.yaml")
     assert [s.name for s in config.sources()] == ["deeplearningtheory"]
-    assert config.database_path() == ROOT / "data" / "dltbot.sqlite3"
+    assert config.database_path() == tmp_path / "dltbot.sqlite3"  # the default place
 
 
 def test_readme_names_the_commands() -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -157,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     remove = command("remove", "Delete a list and all its rows (entries, events, pushes).")
     remove.add_argument("name", help="the list's name (see dltbot lists)")
     remove.set_defaults(func=cmd_remove)
+
+    backup = command("backup", "Write a consistent copy of the database (safe while dltbot runs).")
+    backup.add_argument("path", type=Path, help="the file to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(func=cmd_backup)
 
     parse = command("parse", "Parse a Markdown list file and show its entries.")
     parse.add_argument("file", type=Path, help="the Markdown file ('-' for standard input)")
@@ -371,6 +377,34 @@ def cmd_remove(args: argparse.Namespace) -> int:
     shutil.rmtree(gitsource.clone_dir_for(clones, state.name, state.repo), ignore_errors=True)
     counts = ", ".join(f"{count} {table}" for table, count in removed.items())
     print(terminal_safe(f"removed {state.name} ({redact(state.repo)}): {counts}"))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the database with SQLite's online backup, then say how to restore it."""
+    target: Path = args.path
+    if target.is_dir():
+        raise DltbotError(f"{target}: is a directory; name the backup file")
+    if target.exists() and not args.force:
+        raise DltbotError(f"{target} exists; add --force to replace it")
+    # Written beside the target, then renamed: a failed backup never replaces a good one.
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with _open_storage(args) as storage:
+            counts = storage.backup(partial)
+            source = storage.path
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    summary = ", ".join(f"{count} {table}" for table, count in counts.items())
+    print(terminal_safe(f"backup of {source} written to {target} ({summary}; integrity ok)"))
+    print(
+        terminal_safe(
+            f"to restore: stop dltbot, delete {source}-wal and {source}-shm if present, "
+            f"copy {target} to {source}, start dltbot"
+        )
+    )
     return 0
 
 

@@ -137,6 +137,9 @@ class WebConfig(_Strict):
     request_timeout: float = Field(default=15.0, gt=0, le=3600)
     # Open connections at most (kept under the process's file descriptor limit).
     max_connections: int = Field(default=1000, ge=16, le=100_000)
+    # Behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-Host: without
+    # feed.base_url, links follow them (else only the request's Host header).
+    trust_proxy: bool = False
 
     @field_validator("listen")
     @classmethod
@@ -331,6 +334,8 @@ class Config(_Strict):
         if self.feed.base_url:
             return self.feed.base_url
         host, port = parse_listen(listen) if listen else self.web.host_port()
+        if host in ("0.0.0.0", "::", ""):  # every address: no reader can use that one
+            host = "localhost"
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{bound or port}"
 
@@ -433,8 +438,9 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> Config:
     for item in config.lists:
         logfilter.hide_url_password(item.repo)
     if config.storage.path is not None and not config.storage.path.is_absolute():
-        # A relative database path is relative to the config file, not to where we run.
-        storage = StorageConfig(path=base / config.storage.path)
+        # A relative database path is relative to the data directory (in the image: the
+        # volume), not to where we run nor to the config file (which may sit in the volume).
+        storage = StorageConfig(path=data_dir() / config.storage.path)
         config = config.model_copy(update={"storage": storage})
     if config.export.dir is not None and not config.export.dir.is_absolute():
         config = config.model_copy(update={"export": ExportConfig(dir=base / config.export.dir)})

@@ -109,6 +109,7 @@ class Service:
         """Run until SIGTERM or SIGINT (or `stop` is set), then shut down in order."""
         lock = lock_database(self.db_path)
         storage = self.storage = Storage(self.db_path)
+        log.info("database %s", self.db_path)
         runner = None
         try:
             if not self.serve:
@@ -148,6 +149,13 @@ class Service:
                 self.telegram_hook,
             )  # fmt: skip
             site.base = self.config.base_url(bound=runner.port)
+            if not self.config.feed.base_url:
+                log.warning(
+                    "feed.base_url (DLTBOT_BASE_URL) is unset: the feeds and the page link to "
+                    "the address each reader asks; the bot shows no page or feed links, and "
+                    "export and WebSub pings use %s. Set it to the public address.",
+                    site.base,
+                )
             if self.config.enrich.enabled:
                 from .enrich import Enricher
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -74,7 +75,11 @@ class Site:
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._opened: list[Storage] = []
-        self.base = config.base_url()
+        self._base = config.base_url()
+        # Without feed.base_url, live documents link under the address each reader asked
+        # (web.request_base); X-Forwarded-* count only behind a trusted proxy.
+        self.fixed_base = config.feed.base_url is not None
+        self.trust_proxy = config.web.trust_proxy
         self.size = config.feed.entries
         self.kinds = config.feed.kinds
         self.intervals = {source.name: source.interval_seconds for source in config.sources()}
@@ -86,6 +91,26 @@ class Site:
         self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
         self.hub = config.feed.websub_hub
+
+    @property
+    def base(self) -> str:
+        """The public URL documents link under: the one a request was made to (`links_for`,
+        when feed.base_url is unset), else the configured or served one."""
+        asked: str | None = getattr(self._local, "base", None)
+        return asked or self._base
+
+    @base.setter
+    def base(self, value: str) -> None:
+        self._base = value
+
+    @contextmanager
+    def links_for(self, base: str | None) -> Iterator[None]:
+        """Render this thread's documents with links under `base` (None: the site's own)."""
+        self._local.base = base
+        try:
+            yield
+        finally:
+            self._local.base = None
 
     @property
     def storage(self) -> Storage:
@@ -112,6 +137,7 @@ class Site:
         # Keyed by what documents show (events, lists' state), not by any write: the bot
         # saving a search or queueing a push must not throw the feed cache away.
         version = (*self.storage.content_version(), self.release)
+        key = (self.base, *key)  # links differ with the address a reader asked
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == version:

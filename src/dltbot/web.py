@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 import resource
 import time
 from collections.abc import Awaitable, Callable
@@ -95,10 +96,40 @@ def respond(request: web.Request, document: Document, max_age: int = 60) -> web.
     )
 
 
-async def _read(render: Callable[[], T], searching: bool = False) -> T:
-    """Render off the event loop: a database read never stalls the other requests or the bot."""
+async def _read(request: web.Request, render: Callable[[], T], searching: bool = False) -> T:
+    """Render off the event loop (a database read never stalls the other requests or the
+    bot), with links under the address the reader asked for when feed.base_url is unset."""
+    site, base = _site(request), request_base(request)
+
+    def run() -> T:
+        with site.links_for(base):
+            return render()
+
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_SEARCHES if searching else None, render)
+    return await loop.run_in_executor(_SEARCHES if searching else None, run)
+
+
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
+
+
+def request_base(request: web.Request) -> str | None:
+    """The base URL a reader reached us at, from `Host` (and, with web.trust_proxy, from
+    `X-Forwarded-Proto` and `-Host`), when feed.base_url is unset; None otherwise, or when
+    the header is not a plain host[:port] (the configured address is used then)."""
+    site = _site(request)
+    if site.fixed_base:
+        return None
+    scheme, host = request.scheme, request.headers.get("Host", "")
+    if site.trust_proxy:
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        scheme = forwarded if forwarded in ("http", "https") else scheme
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or host
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name or (port and not port.isdigit()) or (port and int(port) > 65535):
+        name, port = host, ""
+    if not _HOST.fullmatch(name) or len(name) > 253 or name.strip("[]") in ("0.0.0.0", "::"):
+        return None
+    return f"{scheme}://{host.lower()}"
 
 
 def _not_modified(request: web.Request, document: Document, digest: str) -> bool:
@@ -160,7 +191,7 @@ def page_lang(request: web.Request) -> str:
 
 async def index(request: web.Request) -> web.Response:
     """The HTML page, in the reader's language."""
-    document = await _read(partial(_site(request).index, page_lang(request)))
+    document = await _read(request, partial(_site(request).index, page_lang(request)))
     response = respond(request, document)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
@@ -181,7 +212,7 @@ async def feed(request: web.Request) -> web.Response:
     render = partial(
         _site(request).feed, name, query.get("section"), query.get("q"), _format(request)
     )
-    return respond(request, await _read(render, searching="q" in query))
+    return respond(request, await _read(request, render, searching="q" in query))
 
 
 async def digest(request: web.Request) -> web.Response:
@@ -193,26 +224,26 @@ async def digest(request: web.Request) -> web.Response:
     render = partial(
         _site(request).digest, name, "daily" if period == "daily" else "weekly", _format(request)
     )
-    return respond(request, await _read(render))
+    return respond(request, await _read(request, render))
 
 
 async def archive(request: web.Request) -> web.Response:
     """An RFC 5005 archive page (it never changes: cache it long)."""
     number = parse_page_number(request.match_info["number"])
     name = request.match_info.get("name")
-    document = await _read(partial(_site(request).archive, name, number))
+    document = await _read(request, partial(_site(request).archive, name, number))
     return respond(request, document, max_age=86400)
 
 
 async def opml(request: web.Request) -> web.Response:
     """Every feed, for import into a reader."""
-    return respond(request, await _read(_site(request).opml))
+    return respond(request, await _read(request, _site(request).opml))
 
 
 async def search(request: web.Request) -> web.Response:
     """Search results as HTML."""
     render = partial(_site(request).search_page, request.query.get("q"), page_lang(request))
-    response = respond(request, await _read(render, searching=True), max_age=0)
+    response = respond(request, await _read(request, render, searching=True), max_age=0)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
 
@@ -221,12 +252,12 @@ async def api_search(request: web.Request) -> web.Response:
     """Search results as JSON."""
     query = request.query
     render = partial(_site(request).search_json, query.get("q"), query.get("list"))
-    return respond(request, await _read(render, searching=True), max_age=0)
+    return respond(request, await _read(request, render, searching=True), max_age=0)
 
 
 async def healthz(request: web.Request) -> web.Response:
     """Sync health of every list, 503 when one has failed for too long."""
-    document = await _read(_site(request).health)
+    document = await _read(request, _site(request).health)
     return web.Response(
         status=document.status,
         body=document.body,
