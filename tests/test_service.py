@@ -168,9 +168,11 @@ def test_bad_setup_is_one_clear_line(tmp_path: Path, config: str, message: str) 
     (tmp_path / "blocker").write_text("a file where a folder should be")
     path = tmp_path / "config.yaml"
     path.write_text(config, encoding="utf-8")
+    # A relative storage.path is under the data directory.
     result = subprocess.run(
         [sys.executable, "-m", "dltbot.cli", "run", "--config", str(path)],
         capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        env={**os.environ, "DLTBOT_DATA_DIR": str(tmp_path)},
     )  # fmt: skip
     assert (result.returncode, result.stderr) == (1, message.format(tmp=tmp_path) + "\n")
 

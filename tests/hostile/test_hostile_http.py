@@ -181,7 +181,7 @@ def test_a_flood_of_half_open_connections_neither_stalls_nor_floods_the_log(
     lines = [line for line in log.splitlines() if line.strip()]
     assert "Traceback" not in log
     assert len(lines) < 10, log[:2000]
-    assert "connection cap of 768 reached" in log
+    assert "connection cap reached: 768 open" in log
 
 
 def test_malformed_requests_get_a_400_and_no_traceback(repo: GitRepo, tmp_path: Path) -> None:
