@@ -272,7 +272,7 @@ class EnrichConfig(_Strict):
     timeout: float = Field(default=20.0, gt=0, le=300)  # seconds per request
     max_page_size: Size = 2_000_000  # a page's body is read up to this
     # Seconds one page may take to parse (in a worker process; a slower page gets no card).
-    parse_timeout: float = Field(default=5.0, gt=0, le=300)
+    parse_timeout: float = Field(default=2.0, gt=0, le=300)
     refresh: Duration = 30 * 86400  # metadata older than this is fetched again
     recheck: Duration = 7 * 86400  # how often a link is checked (spread over the period)
     # Consecutive hard answers (404, 410, unknown host), a day apart, before "broken".

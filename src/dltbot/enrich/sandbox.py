@@ -27,7 +27,7 @@ from .page import card_from_html
 
 log = logging.getLogger(__name__)
 
-DEADLINE = 5.0  # seconds one page may take (a real 2 MB page parses in ~0.2 s)
+DEADLINE = 2.0  # seconds one page may take (a real 2 MB page parses in ~0.15 s)
 STARTUP = 60.0  # seconds the worker may take to import (a busy machine, a cold disk)
 _ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "TZ")
 _CARD_FIELDS = {field.name for field in dataclasses.fields(Card)}
