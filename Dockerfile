@@ -1,7 +1,7 @@
 # dltbot: a two-stage image. The build stage installs the package the way README.md does
 # (pip install .), the runtime stage carries only the virtual environment, git and a non-root
-# user. No Docker engine runs on the project's machines: CI lints this file with hadolint and
-# tests/test_deploy.py checks it against the code's defaults.
+# user. CI lints this file with hadolint and tests/test_deploy.py checks it against the code's
+# defaults; docs/performance.md tells how it was built and run for real.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -1,4 +1,4 @@
-"""The Docker image checked against the code (docs/deploy.md tells how it was run for real),
+"""The Docker image checked against the code (docs/performance.md says how it was run for real),
 and what a container user meets: the example config in the volume, links without a base URL."""
 
 from __future__ import annotations
