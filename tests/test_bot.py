@@ -18,9 +18,9 @@ from conftest import GitRepo
 from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 
 from dltbot.bot.compose import compose_push
-from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, visible_length
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, ListSource
+from dltbot.present.catalogue import CATALOGUE, LANGS, MESSAGE_LIMIT, visible_length
 from dltbot.service import Service
 from dltbot.storage import Storage
 from dltbot.sync import sync_list

@@ -18,9 +18,9 @@ from test_bot import ADMIN, last_to, run_app, sync
 from dltbot.bot.compose import compose_push
 from dltbot.bot.handlers import ago, commit_url
 from dltbot.bot.subs import _parse_quiet, covers
-from dltbot.bot.text import CATALOGUE, LANGS, MESSAGE_LIMIT, t, visible_length
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, Subscription
+from dltbot.present.catalogue import CATALOGUE, LANGS, MESSAGE_LIMIT, t, visible_length
 from dltbot.schedule import due_at
 from dltbot.storage import Storage
 

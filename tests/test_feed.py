@@ -231,8 +231,8 @@ def test_fixture_feed_has_the_newest_additions_with_their_dates(tmp_path: Path) 
 def test_links_inside_descriptions_stay_links(repo: GitRepo, tmp_path: Path) -> None:
     """The feed, the page and Telegram link the description's links; a javascript: link or
     hostile link text stays text."""
-    from dltbot.present import entry_json
-    from dltbot.view import entry_html
+    from dltbot.present.data import entry_json
+    from dltbot.present.view import entry_html
 
     text = (
         "# L\n\n## S\n\n- [Paper](https://p.org) code [on GitHub](https://github.com/o/r), "

@@ -16,17 +16,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__, gitsource, logfilter, paths
+from . import __version__, gitsource, logfilter
 from .config import DEFAULT_PATH, Config, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import ConfigError, DltbotError
 from .listparse import parse_entries
 from .models import EVENT_KINDS, LINK_STATUSES, EventKind, StoredEntry, StoredEvent
-from .present import entry_json, event_json, result_json
+from .present import paths
+from .present.data import entry_json, event_json, result_json
+from .present.view import EntryView
 from .query import check_words
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
 from .untrusted import redact, shorten, terminal_safe
-from .view import EntryView
 
 log = logging.getLogger("dltbot")
 

@@ -6,10 +6,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import paths
 from .errors import DltbotError
 from .feed import FORMATS
 from .page import SEARCH_JS, static_search_page
+from .present import paths
 from .site import HTML, Document, Site
 
 

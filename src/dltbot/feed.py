@@ -21,9 +21,9 @@ from lxml import etree
 
 from . import urls
 from .models import FeedEvent
+from .present.view import EntryView, attr_html, linked_html, text_html
 from .untrusted import xml_safe
 from .urls import safe_link
-from .view import EntryView, attr_html, linked_html, text_html
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import paths
-from .bot.text import t
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
+from .present import paths
+from .present.catalogue import t
+from .present.view import EntryView, linked_html
+from .present.view import attr_html as escape  # the one escaping rule (view.py)
 from .untrusted import redact, xml_safe
 from .urls import safe_link
-from .view import EntryView, linked_html
-from .view import attr_html as escape  # the one escaping rule (view.py)
 
 _STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;

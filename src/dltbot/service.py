@@ -28,11 +28,12 @@ from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from . import paths, web
+from . import web
 from .config import Config
 from .errors import DltbotError
 from .hooks import Receiver
 from .models import ListSource, SyncReport
+from .present import paths
 from .site import Site
 from .storage import Storage
 from .sync import WarmList, event_counts, report_summary, sync_list

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
-from . import page, paths
+from . import page
 from .config import Config
 from .errors import DltbotError
 from .feed import (
@@ -31,7 +31,8 @@ from .feed import (
     tag_id,
 )
 from .models import ListState
-from .present import result_json
+from .present import paths
+from .present.data import result_json
 from .query import BadRequestError, check_words, parse_page_number
 from .storage import Storage
 from .untrusted import redact

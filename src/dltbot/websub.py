@@ -15,9 +15,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from . import paths
 from .enrich.client import Http
 from .feed import FORMATS
+from .present import paths
 from .retry import Retry
 from .storage import Storage
 

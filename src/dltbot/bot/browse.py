@@ -18,10 +18,11 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from ..models import Card, Entry
+from ..present.catalogue import pick_lang, t
+from ..present.view import EntryView, entry_html
 from ..storage import Storage
 from ..untrusted import shorten
 from ..urls import safe_link
-from ..view import EntryView, entry_html
 from .common import (
     Keyboard,
     bad_query,
@@ -38,7 +39,6 @@ from .common import (
 )
 from .context import Context
 from .flow import NO_PREVIEW
-from .text import pick_lang, t
 
 PAGE = 5  # search results a page
 SECTION_PAGE = 10  # a section's entries a page

@@ -10,11 +10,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from ..models import StoredEntry
+from ..present.catalogue import pick_lang, t
+from ..present.view import entry_html
 from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
 from ..storage import Storage
-from ..view import entry_html
 from .context import Context
-from .text import pick_lang, t
 
 Keyboard = InlineKeyboardMarkup | None
 

@@ -8,11 +8,11 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .. import paths
 from ..models import Delivery
+from ..present import paths
+from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
+from ..present.view import entry_html
 from ..untrusted import shorten
-from ..view import entry_html
-from .text import MESSAGE_LIMIT, META_LIMIT, t, visible_length
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
-from .. import paths
+from ..present import paths
+from ..present.catalogue import t
 from ..storage import Storage
 from ..untrusted import clean_line, redact
 from ..urls import safe_link
@@ -31,7 +32,6 @@ from .common import (
 )
 from .context import Context
 from .flow import NO_PREVIEW
-from .text import t
 
 log = logging.getLogger(__name__)
 

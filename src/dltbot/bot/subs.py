@@ -10,6 +10,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
 from ..models import Subscription
+from ..present.catalogue import t
 from ..schedule import next_mode
 from ..storage import Storage
 from .common import (
@@ -27,7 +28,6 @@ from .common import (
 )
 from .context import Context
 from .flow import NO_PREVIEW
-from .text import t
 
 
 def describe(lang: str, list_name: str, words: str) -> str:

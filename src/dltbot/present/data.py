@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Card, Entry, LinkHealth, StoredEntry, StoredEvent
-from .urls import safe_link
+from ..models import Card, Entry, LinkHealth, StoredEntry, StoredEvent
+from ..urls import safe_link
 
 
 def card_json(card: Card | None, link: LinkHealth | None) -> dict[str, Any]:

@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .bot.text import META_LIMIT, TITLE_LIMIT, t
-from .models import Card, Entry, LinkHealth
-from .untrusted import shorten, xml_safe
-from .urls import safe_link
+from ..models import Card, Entry, LinkHealth
+from ..untrusted import shorten, xml_safe
+from ..urls import safe_link
+from .catalogue import META_LIMIT, TITLE_LIMIT, t
 
 AUTHORS_SHOWN = 6
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"])|(?<=[。！？])")
