@@ -16,7 +16,8 @@ from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 from test_bot import ADMIN, last_to, run_app, sync
 
 from dltbot.bot.compose import compose_push
-from dltbot.bot.handlers import ago, commit_url
+from dltbot.bot.handlers import ago
+from dltbot.present.links import commit_url
 from dltbot.bot.subs import _parse_quiet, covers
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, Subscription

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dltbot import urls
+from dltbot.present.links import commit_url
 
 
 @pytest.mark.parametrize(
@@ -53,12 +54,22 @@ def test_clean_keeps_the_url_as_written_but_trimmed() -> None:
             "https://gitlab.com/g/sub/r/-/blob/main/",
             "https://gitlab.com/g/sub/r/-/commit/abc",
         ),
+        (
+            "https://codeberg.org/o/r.git",
+            "https://codeberg.org/o/r/src/branch/main/",
+            "https://codeberg.org/o/r/commit/abc",
+        ),
+        (
+            "https://reader:secret@github.com/o/r.git",
+            "https://github.com/o/r/blob/main/",
+            "https://github.com/o/r/commit/abc",
+        ),
         ("/srv/lists/r.bundle", None, None),
     ],
 )
 def test_forge_links(remote: str, base: str | None, commit: str | None) -> None:
     assert urls.blob_base(remote, "main", "README.md") == base
-    assert urls.commit_url(remote, "abc") == commit
+    assert commit_url(remote, "abc") == commit
 
 
 def test_blob_base_uses_the_list_file_directory() -> None:

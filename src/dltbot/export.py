@@ -7,9 +7,8 @@ import tempfile
 from pathlib import Path
 
 from .errors import DltbotError
-from .feed import FORMATS
 from .page import SEARCH_JS, static_search_page
-from .present import paths
+from .present import links, paths
 from .site import HTML, Document, Site
 
 
@@ -20,18 +19,19 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
         paths.INDEX: site.index(static=True),
         paths.OPML: site.opml(),
         # Search without a server: the page, its script and every entry as JSON.
-        paths.STATIC_SEARCH: Document(static_search_page(site.base).encode(), HTML),
+        paths.STATIC_SEARCH: Document(static_search_page().encode(), HTML),
         paths.STATIC_SEARCH_JS: Document(SEARCH_JS.lstrip().encode(), "text/javascript"),
         paths.STATIC_SEARCH_INDEX: site.search_index(),
     }
     for name in [None, *(state.name for state in site.lists())]:
-        for fmt in FORMATS:
-            documents[paths.feed(name, fmt)] = site.feed(name, fmt=fmt)
+        for ref in links.documents(name):  # the registry: what the server serves, written
+            if ref.kind == "digest":
+                assert ref.list_name is not None and ref.period is not None
+                documents[ref.path] = site.digest(ref.list_name, ref.period, ref.fmt)
+            else:
+                documents[ref.path] = site.feed(ref.list_name, fmt=ref.fmt)
         for number in range(site.archive_count(name)):
             documents[paths.archive(name, number)] = site.archive(name, number)
-        if name is not None:
-            for period in ("daily", "weekly"):
-                documents[paths.digest(name, period)] = site.digest(name, period)
     written = 0
     try:
         for name, document in documents.items():

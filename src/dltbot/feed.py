@@ -12,15 +12,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from . import urls
 from .models import FeedEvent
+from .present.links import Format, Period, commit_url
 from .present.view import EntryView, attr_html, linked_html, text_html
 from .untrusted import xml_safe
 from .urls import safe_link
@@ -36,10 +36,6 @@ _VERBS = {
     "removed": "Removed",
     "restored": "Restored",
 }
-
-Period = Literal["daily", "weekly"]
-Format = Literal["atom", "rss", "json"]
-FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +88,7 @@ def event_item(event: FeedEvent) -> FeedItem:
     parts = [event.list, event.kind, entry.identity]
     if event.seq > 1:
         parts.append(str(event.seq))
-    commit_link = urls.commit_url(event.repo, event.commit.sha)
+    commit_link = commit_url(event.repo, event.commit.sha)
     summary = text_html(event.commit.summary or event.commit.sha[:12])
     if commit_link:
         summary = f'<a href="{attr_html(commit_link)}">{summary}</a>'

@@ -369,6 +369,49 @@ def _m011_subscription_options(db: sqlite3.Connection) -> None:
     )
 
 
+def _m012_folded_search_index(db: sqlite3.Connection) -> None:
+    # The one matching rule (query.py): every word, case-folded, a substring of the entry's
+    # title, description, headings or card. The trigram index now holds the case-folded text,
+    # so a trigram match is never narrower than the rule (it was for "STRASSE" in "Straße"):
+    # search uses it to find candidates and the rule to decide, as subscriptions do.
+    run_script(
+        db,
+        """
+        DROP TRIGGER entries_ai;
+        DROP TRIGGER entries_ad;
+        DROP TRIGGER entries_au;
+        CREATE TRIGGER entries_ai AFTER INSERT ON entries
+        WHEN (SELECT index_pending FROM lists WHERE id = new.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, casefold(new.title), casefold(new.description),
+                    casefold(new.section_text), casefold(new.card_text));
+        END;
+        CREATE TRIGGER entries_ad AFTER DELETE ON entries
+        WHEN (SELECT index_pending FROM lists WHERE id = old.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, casefold(old.title), casefold(old.description),
+                    casefold(old.section_text), casefold(old.card_text));
+        END;
+        CREATE TRIGGER entries_au AFTER UPDATE OF title, description, section_text, card_text
+        ON entries WHEN (SELECT index_pending FROM lists WHERE id = new.list_id) = 0 BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, title, description, section_text,
+                                     card_text)
+            VALUES ('delete', old.id, casefold(old.title), casefold(old.description),
+                    casefold(old.section_text), casefold(old.card_text));
+            INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+            VALUES (new.id, casefold(new.title), casefold(new.description),
+                    casefold(new.section_text), casefold(new.card_text));
+        END;
+        INSERT INTO entries_fts (entries_fts) VALUES ('delete-all');
+        INSERT INTO entries_fts (rowid, title, description, section_text, card_text)
+        SELECT e.id, casefold(e.title), casefold(e.description),
+                    casefold(e.section_text), casefold(e.card_text)
+        FROM entries e JOIN lists l ON l.id = e.list_id WHERE l.index_pending = 0;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -381,6 +424,7 @@ MIGRATIONS: list[Migration] = [
     _m009_text_links,
     _m010_hub_pings,
     _m011_subscription_options,
+    _m012_folded_search_index,
 ]
 
 

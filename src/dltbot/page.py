@@ -115,7 +115,8 @@ def index_page(
     """Return the front page: per list, the latest additions grouped by whole days."""
     out = [_head(_t(lang, "page_title"), feeds, lang)]
     out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
-    out.append(_search_form(base, lang=lang, static=static))
+    # A static export's form goes to its search.html beside the page, wherever it is served.
+    out.append(_search_form("." if static else base, lang=lang, static=static))
     out.append(
         f'<div class="feeds">{_a(base + paths.feed(None), _t(lang, "page_all_feed"))}'
         f"{_a(base + paths.feed(None, 'rss'), 'RSS')}"
@@ -216,15 +217,22 @@ def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
 
 
-def static_search_page(base: str, lang: str = "en") -> str:
+def static_search_page(lang: str = "en") -> str:
     """Return search.html of a static export: the form, and a script that searches
-    search-index.json (every current entry) in the browser, as the server's search does."""
+    search-index.json (every current entry) in the browser by the server's rule. Every link
+    is relative: the export works wherever it is served, whatever base URL it was written for."""
     out = [_head(_t(lang, "page_search"), [], lang)]
-    out.append(f"<header><h1>{_a(base + paths.INDEX, _t(lang, 'page_title'))}</h1>")
-    out.append(_search_form(base, "", lang, static=True) + "</header>")
-    out.append(f'<p class="meta" id="status">{_t(lang, "page_hint")}</p><ul id="results"></ul>')
-    script = escape(base + paths.STATIC_SEARCH_JS)
-    out.append(f'<script src="{script}" defer></script></body></html>\n')
+    out.append(f"<header><h1>{_a('./', _t(lang, 'page_title'))}</h1>")
+    out.append(_search_form(".", "", lang, static=True) + "</header>")
+    # What the script says, in the page's language ({n}, {q} filled in by it).
+    said = {
+        "results": _t(lang, "page_results", n="{n}", q="{q}"),
+        "none": _t(lang, "page_no_match", q="{q}"),
+        "failed": _t(lang, "page_index_failed"),
+    }
+    data = "".join(f' data-{key}="{escape(value)}"' for key, value in said.items())
+    out.append(f'<p class="meta" id="status"{data}>{_t(lang, "page_hint")}</p>')
+    out.append('<ul id="results"></ul><script src="search.js" defer></script></body></html>\n')
     return "".join(out)
 
 
@@ -235,6 +243,13 @@ def static_search_page(base: str, lang: str = "en") -> str:
 # words, inside words). `search` is exported for a test under node.
 SEARCH_JS = r"""
 "use strict";
+// Case folding as Python's str.casefold(): lowercase, then the few characters whose folding
+// is not their lowercase (ß → ss, ς → σ, …), from the index's table.
+function fold(text, table) {
+  let out = "";
+  for (const ch of text) out += table[ch] !== undefined ? table[ch] : ch.toLowerCase();
+  return out;
+}
 function rank(title, query, words) {
   if (title === query) return 0;
   if (title.startsWith(query)) return 1;
@@ -244,35 +259,40 @@ function rank(title, query, words) {
   }
   return 4;
 }
+// The server's one rule: every word, case-folded, a substring of the entry's case-folded
+// title, description, headings or card (the index's `m`); title hits first, newest next.
 function search(index, q) {
-  const query = q.toLowerCase().split(/\s+/).filter(Boolean).join(" ");
-  const words = query.split(" ").filter(Boolean);
+  const words = q.split(/\s+/).filter(Boolean).map((w) => fold(w, index.fold)).filter(Boolean);
   if (!words.length) return [];
+  const query = words.join(" ");
   const hits = [];
-  for (const [list, title, url, sections, description, added] of index.entries) {
-    const lower = title.toLowerCase();
-    const text = lower + "\n" + sections.toLowerCase() + "\n" + description.toLowerCase();
-    if (words.every((w) => text.includes(w))) {
-      hits.push({ list, title, url, sections, description, added, r: rank(lower, query, words) });
+  for (const [list, title, url, sections, description, added, m] of index.entries) {
+    if (words.every((w) => m.includes(w))) {
+      const r = rank(fold(title, index.fold), query, words);
+      hits.push({ list, title, url, sections, description, added, r });
     }
   }
   hits.sort((a, b) => a.r - b.r || (a.added < b.added ? 1 : a.added > b.added ? -1 : 0));
   return hits;
 }
-if (typeof module !== "undefined") module.exports = { search };
+if (typeof module !== "undefined") module.exports = { search, fold };
 if (typeof document !== "undefined") {
   const q = new URLSearchParams(location.search).get("q") || "";
   const box = document.querySelector("input[name=q]");
   if (box) box.value = q;
   const status = document.getElementById("status");
   const list = document.getElementById("results");
-  const here = document.currentScript ? document.currentScript.src : location.href;
+  const say = (key, n) => status.dataset[key].replace("{n}", n).replace("{q}", q.trim());
   if (q.trim()) {
-    fetch(new URL("search-index.json", here))
-      .then((r) => r.json())
+    // Beside this page, wherever the export is served.
+    fetch(new URL("search-index.json", location.href))
+      .then((r) => {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
       .then((index) => {
         const hits = search(index, q);
-        status.textContent = hits.length + " / " + index.entries.length;
+        status.textContent = hits.length ? say("results", hits.length) : say("none", 0);
         for (const hit of hits.slice(0, 100)) {
           const li = document.createElement("li");
           const a = document.createElement(hit.url ? "a" : "span");
@@ -297,7 +317,8 @@ if (typeof document !== "undefined") {
           li.append(meta);
           list.append(li);
         }
-      });
+      })
+      .catch((error) => { status.textContent = say("failed", 0) + " (" + error.message + ")"; });
   }
 }
 """

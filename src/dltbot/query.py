@@ -3,6 +3,8 @@ and the command line, so a hostile query gets a clear answer instead of a slow o
 
 from __future__ import annotations
 
+from functools import cache
+
 from .errors import DltbotError
 from .untrusted import unsafe_char
 
@@ -34,6 +36,32 @@ def check_words(name: str, value: str | None) -> str | None:
     if len(value.split()) > MAX_WORDS:
         raise BadRequestError(f"{name}: at most {MAX_WORDS} words")
     return value
+
+
+def match_words(query: str) -> list[str]:
+    """The words of a query as the one matching rule reads them: split on white space,
+    case-folded (Unicode full case folding: "STRASSE" finds "Straße"), at most MAX_WORDS.
+
+    The rule: an entry matches when every word is a substring of its case-folded title,
+    description, headings or card (authors, abstract, a repository's description). Search,
+    subscriptions, `?q=` feeds and `/subscribe`'s check use it in SQL (storage.base.
+    match_clause); the static export's search.js implements it over the same text
+    (Storage.match_texts)."""
+    return [folded for word in query.split() if (folded := word.casefold())][:MAX_WORDS]
+
+
+@cache
+def fold_table() -> dict[str, str]:
+    """Every character whose full case folding is not its lowercase: JavaScript has no
+    casefold(), so search.js lowercases a query and then applies this table."""
+    table = {}
+    for code in range(0x110000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        if char.casefold() != char.lower():
+            table[char] = char.casefold()
+    return table
 
 
 def parse_page_number(text: str) -> int:

@@ -253,7 +253,7 @@ class Service:
         if self.pinger is not None and self.site is not None:
             from .websub import changed_feeds
 
-            self.pinger.publish(changed_feeds(self.site.base, name))
+            self.pinger.publish(changed_feeds(self.site.links, name))
 
     async def _deliver(self) -> None:
         """Put new additions (up to the release) into the Telegram outbox of every matching

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 from . import page
@@ -22,8 +21,6 @@ from .errors import DltbotError
 from .feed import (
     EPOCH,
     FeedDoc,
-    Format,
-    Period,
     digest_items,
     event_item,
     format_url,
@@ -33,9 +30,11 @@ from .feed import (
 from .models import ListState
 from .present import paths
 from .present.data import result_json
-from .query import BadRequestError, check_words, parse_page_number
+from .present.links import Format, Links, Period
+from .present.view import section_label
+from .query import BadRequestError, check_words, fold_table, parse_page_number
 from .storage import Storage
-from .untrusted import redact
+from .untrusted import redact, shorten
 from .urls import safe_link
 
 
@@ -62,6 +61,7 @@ OPML = "text/x-opml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
+DESCRIPTION_SHOWN = 300  # characters of a description the static search shows (all match)
 
 
 class Site:
@@ -103,6 +103,11 @@ class Site:
     @base.setter
     def base(self, value: str) -> None:
         self._base = value
+
+    @property
+    def links(self) -> Links:
+        """Absolute URLs under `base`."""
+        return Links(self.base)
 
     @contextmanager
     def links_for(self, base: str | None) -> Iterator[None]:
@@ -208,9 +213,8 @@ class Site:
             self.kinds, name, limit=self.size, section=section, identities=identities,
             by_date=name is None, upto=self.release,
         )  # fmt: skip
-        path = paths.feed(name)
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
-        self_url = self.base + path + (f"?{urlencode(params)}" if params else "")
+        self_url = self.links.feed(name, section=section, q=q)
         prev_archive = None
         if not params:
             pages = self.storage.count_events(self.kinds, name, self.release) // self.size
@@ -226,7 +230,7 @@ class Site:
             title=title,
             subtitle=self._subtitle(),
             self_url=self_url,
-            alternate_url=self.base + paths.INDEX,
+            alternate_url=self.links.page(),
             items=[event_item(event) for event in events],
             prev_archive_url=prev_archive,
             since=self._since(name),
@@ -262,9 +266,9 @@ class Site:
             title=f"{self._title(name)} — archive {number + 1} of {pages}",
             subtitle=self._subtitle(),
             self_url=self._archive_url(name, number),
-            alternate_url=self.base + paths.INDEX,
+            alternate_url=self.links.page(),
             items=[event_item(event) for event in reversed(events)],
-            current_url=self.base + paths.feed(name),
+            current_url=self.links.feed(name),
             prev_archive_url=self._archive_url(name, number - 1) if number else None,
             next_archive_url=self._archive_url(name, number + 1) if number + 1 < pages else None,
             archive=True,
@@ -272,7 +276,7 @@ class Site:
         return self._render(doc, "atom")
 
     def _archive_url(self, name: str | None, number: int) -> str:
-        return self.base + paths.archive(name, number)
+        return self.links.archive(name, number)
 
     def archive_count(self, name: str | None) -> int:
         """Return how many archive pages a feed has."""
@@ -287,12 +291,12 @@ class Site:
 
     def _digest(self, name: str, period: Period) -> FeedDoc:
         events = self.storage.feed_events(["added"], name, limit=1_000_000, upto=self.release)
-        page_url = self.base + paths.list_anchor(name)
+        page_url = self.links.list_page(name)
         doc = FeedDoc(
             id=tag_id(name, period),
             title=f"{self._title(name)} — {period} digest",
             subtitle=self._subtitle(),
-            self_url=self.base + paths.digest(name, period),
+            self_url=self.links.digest(name, period),
             alternate_url=page_url,
             items=digest_items(name, events, period, self.size, page_url),
             since=self._since(name),
@@ -316,12 +320,13 @@ class Site:
 
     def feed_urls(self) -> list[tuple[str, str]]:
         """Return (title, URL) of every feed, for OPML and the page."""
-        out = [("All lists", self.base + paths.feed(None))]
+        links = self.links
+        out = [("All lists", links.feed(None))]
         for state in self.lists():
             out += [
-                (state.name, self.base + paths.feed(state.name)),
-                (f"{state.name} (daily digest)", self.base + paths.digest(state.name, "daily")),
-                (f"{state.name} (weekly digest)", self.base + paths.digest(state.name, "weekly")),
+                (state.name, links.feed(state.name)),
+                (f"{state.name} (daily digest)", links.digest(state.name, "daily")),
+                (f"{state.name} (weekly digest)", links.digest(state.name, "weekly")),
             ]
         return out
 
@@ -338,10 +343,10 @@ class Site:
         # id across all its feeds, so the all-lists feed (the same entries, the same ids)
         # would show up empty, and digests would repeat every addition under another id.
         for state in self.lists():
-            title, url = state.name, self.base + paths.feed(state.name)
+            title, url = state.name, self.links.feed(state.name)
             ElementTree.SubElement(
                 body, "outline", type="rss", text=title, title=title, xmlUrl=url,
-                htmlUrl=self.base + paths.INDEX,
+                htmlUrl=self.links.page(),
             )  # fmt: skip
         ElementTree.indent(root)
         data = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -362,19 +367,26 @@ class Site:
         return self._cached(("search-index",), self._search_index)
 
     def _search_index(self) -> Document:
+        # Each row: list, title, link, headings, the description as shown (cut at a word),
+        # date added, and what the one matching rule looks in (query.match_text: the whole
+        # description and the card, case-folded), with the folding table search.js needs.
         rows = [
             [
                 stored.list,
                 stored.entry.title,
                 safe_link(stored.entry.url) or "",
-                " | ".join(" › ".join(s) for s in stored.entry.all_sections),
-                stored.entry.description[:300],
+                section_label(stored.entry.all_sections),
+                shorten(stored.entry.description, DESCRIPTION_SHOWN),
                 stored.first_date[:10],
+                texts[stored.entry.identity],
             ]
             for state in self.lists()
+            for texts in [self.storage.match_texts(state.name)]
             for stored in self.storage.entries(state.name)
         ]
-        body = json.dumps({"entries": rows}, ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(
+            {"fold": fold_table(), "entries": rows}, ensure_ascii=False, separators=(",", ":")
+        )
         return Document(body.encode() + b"\n", JSON)
 
     def _index(self, lang: str, static: bool = False) -> Document:

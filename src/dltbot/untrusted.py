@@ -49,8 +49,15 @@ def clean_line(text: str, limit: int = 1000) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Return text cut to at most `limit` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Return text cut to at most `limit` characters, ending in "…" when cut: at the last
+    space when one is near the end (no half words), else anywhere (Chinese has no spaces)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= (limit - 1) * 3 // 4:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 # What xml_safe removes: what XML 1.0 cannot hold (controls but tab and newline, surrogates,

@@ -139,14 +139,6 @@ def blob_base(remote: str, branch: str, path: str) -> str | None:
     return f"{web}/blob/{branch}/{directory}"
 
 
-def commit_url(remote: str, sha: str) -> str | None:
-    """Return the web page of a commit on the repository's forge, if it has one."""
-    web = forge_web_url(remote)
-    if web is None:
-        return None
-    return f"{web}/-/commit/{sha}" if "gitlab" in web else f"{web}/commit/{sha}"
-
-
 def safe_link(url: str, schemes: tuple[str, ...] = ("http", "https", "mailto")) -> str | None:
     """Return url if a reader may follow it (absolute http, https or mailto), else None.
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .feed import FORMATS, Format
 from .hooks import FORGES, HookError, Receiver, same_secret
 from .present import paths
+from .present.links import FORMATS, Format
 from .site import (
     BadRequestError,
     Document,

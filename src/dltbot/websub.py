@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from .enrich.client import Http
-from .feed import FORMATS
-from .present import paths
+from .present.links import Links
 from .retry import Retry
 from .storage import Storage
 
@@ -27,13 +26,11 @@ log = logging.getLogger(__name__)
 RETRY = Retry(first=2.0, cap=600.0, park_after=8)
 
 
-def changed_feeds(base: str, name: str) -> list[str]:
-    """The URLs of every document that changes when a list gets additions: the all-lists
-    feed, the list's feed and its digests, in every format (filtered feeds are not pinged:
-    Site.feed says why)."""
-    docs = [paths.feed(None, fmt) for fmt in FORMATS] + [paths.feed(name, fmt) for fmt in FORMATS]
-    docs += [paths.digest(name, period, fmt) for period in ("daily", "weekly") for fmt in FORMATS]
-    return [base + doc for doc in docs]
+def changed_feeds(links: Links, name: str) -> list[str]:
+    """The URLs of every document that changes when a list gets additions: the registry's
+    documents of every list and of this one (filtered feeds are not pinged: Site.feed says
+    why)."""
+    return links.documents(None) + links.documents(name)
 
 
 class HubPinger:

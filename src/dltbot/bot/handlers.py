@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
@@ -15,6 +14,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from ..present import paths
 from ..present.catalogue import t
+from ..present.links import commit_url
 from ..storage import Storage
 from ..untrusted import clean_line, redact
 from ..urls import safe_link
@@ -176,19 +176,6 @@ def ago(lang: str, when: str | None, now: datetime | None = None) -> str:
     if seconds < 86400 * 2:
         return t(lang, "ago_hour", n=int(seconds // 3600))
     return t(lang, "ago_day", n=int(seconds // 86400))
-
-
-def commit_url(repo: str, sha: str) -> str | None:
-    """The page of a commit on its forge (GitHub, GitLab, Codeberg/Gitea), if known."""
-    parts = urlsplit(repo)
-    if parts.scheme != "https":
-        return None
-    path = parts.path.removesuffix("/").removesuffix(".git")
-    if parts.hostname == "github.com" or parts.hostname == "codeberg.org":
-        return f"https://{parts.hostname}{path}/commit/{sha}"
-    if parts.hostname == "gitlab.com":
-        return f"https://gitlab.com{path}/-/commit/{sha}"
-    return None
 
 
 async def status_command(update: Update, context: Context) -> None:

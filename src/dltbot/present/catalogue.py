@@ -287,6 +287,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "page_index_failed": {
+        "en": "The search index (search-index.json) could not be read",
+        "zh": "无法读取搜索索引（search-index.json）",
+    },
     "page_results": {"en": "{n} result(s) for “{q}”", "zh": "“{q}”的结果：{n}条"},
     "page_added": {"en": "added {date}", "zh": "添加于{date}"},
     # --- cards (view.py): what an entry's link is ---

@@ -206,3 +206,8 @@ def entry_html(
         html_text += "\n" + shown
         plain += "\n" + line
     return html_text, plain
+
+
+def section_label(sections: Sequence[Sequence[str]]) -> str:
+    """Every heading path an entry stands under, as every output writes it: "A › B | C"."""
+    return " | ".join(" › ".join(section) for section in sections if section)

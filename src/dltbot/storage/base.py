@@ -62,6 +62,26 @@ def add_filters(
         params.extend([word.casefold()] * len(columns))
 
 
+# The one matching rule's columns (query.match_words): an entry's own words and its card's.
+MATCH_COLUMNS = ("title", "description", "section_text", "card_text")
+
+
+def match_clause(
+    where: list[str], params: list[Any], words: Sequence[str], columns: Sequence[str]
+) -> None:
+    """Append the one matching rule for case-folded `words` (query.match_words) over the
+    SQL expressions of MATCH_COLUMNS, in that order (entry_columns gives an entries alias's)."""
+    assert len(columns) == len(MATCH_COLUMNS)
+    for word in words:
+        where.append("(" + " OR ".join(f"instr(casefold({c}), ?)" for c in columns) + ")")
+        params.extend([word] * len(columns))
+
+
+def entry_columns(table: str) -> list[str]:
+    """An entries alias's MATCH_COLUMNS."""
+    return [f"{table}.{column}" for column in MATCH_COLUMNS]
+
+
 def _casefold(value: str | None) -> str:
     return value.casefold() if value else ""
 

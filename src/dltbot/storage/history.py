@@ -112,7 +112,8 @@ class HistoryStore(Connection):
         with self.atomic():
             self.db.execute(
                 "INSERT INTO entries_fts (rowid, title, description, section_text, card_text) "
-                "SELECT e.id, e.title, e.description, e.section_text, e.card_text "
+                "SELECT e.id, casefold(e.title), casefold(e.description), "
+                "casefold(e.section_text), casefold(e.card_text) "
                 "FROM entries e JOIN lists l ON l.id = e.list_id "
                 "WHERE e.list_id = ? AND l.index_pending = 1",
                 (list_id,),

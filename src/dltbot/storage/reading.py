@@ -12,7 +12,7 @@ from ..models import (
     StoredEntry,
     StoredEvent,
 )
-from ..query import MAX_WORDS
+from ..query import match_words
 from .base import (
     CARD_COLUMNS,
     CARD_JOIN,
@@ -20,8 +20,10 @@ from .base import (
     EVENT_COLUMNS,
     Connection,
     add_filters,
+    entry_columns,
     event_row,
     feed_event_row,
+    match_clause,
     stored_entry_row,
 )
 
@@ -66,28 +68,21 @@ class ReadStore(Connection):
         commonest Chinese queries are two characters: 泛化) are matched as substrings.
         Words are always literal text: FTS5 syntax in them is quoted away.
         """
-        words = [casefold for word in query.split() if (casefold := word.casefold())]
-        # The callers check queries (query.check_words) with a clear message; this bound
-        # holds for any that does not.
-        words = words[:MAX_WORDS]
+        words = match_words(query)
         if not words:
             return []
         long = [word for word in words if len(word) >= 3]
-        short = [word for word in words if len(word) < 3]
         joins, where, params = "", ["1"], list[Any]()
         order = ["title_rank(e.title, ?)"]
         if long:
+            # Candidates from the trigram index (it holds the case-folded text: never
+            # narrower than the rule); the rule below decides, as for subscriptions.
             joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
             where.append("entries_fts MATCH ?")
             params.append(" ".join('"' + word.replace('"', '""') + '"' for word in long))
             # A card's authors and abstract count, below the entry's own words.
             order.append("bm25(entries_fts, 10.0, 1.0, 3.0, 0.3)")
-        for word in short:
-            where.append(
-                "(instr(casefold(e.title), ?) OR instr(casefold(e.description), ?) "
-                "OR instr(casefold(e.section_text), ?) OR instr(casefold(e.card_text), ?))"
-            )
-            params.extend([word] * 4)
+        match_clause(where, params, words, entry_columns("e"))
         add_filters(where, params, list_name)
         sql = (
             f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
@@ -97,6 +92,17 @@ class ReadStore(Connection):
         )
         params.extend([" ".join(words), limit, offset])
         return [stored_entry_row(row) for row in self.db.execute(sql, params)]
+
+    def match_texts(self, list_name: str) -> dict[str, str]:
+        """What the one matching rule looks in for each current entry of a list (identity →
+        its MATCH_COLUMNS case-folded, one a line): search.js matches over it."""
+        columns = " || char(10) || ".join(entry_columns("e"))
+        rows = self.db.execute(
+            f"SELECT e.identity, casefold({columns}) AS text FROM entries e "
+            "JOIN lists l ON l.id = e.list_id WHERE l.name = ?",
+            (list_name,),
+        )
+        return {row["identity"]: row["text"] for row in rows}
 
     def random_entry(
         self, list_name: str | None = None, section: str | None = None

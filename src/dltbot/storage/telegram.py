@@ -13,15 +13,27 @@ from ..models import (
     Entry,
     Subscription,
 )
+from ..query import match_words
 from ..schedule import due_at
 from .base import (
     CARD_COLUMNS,
     CARD_JOIN,
+    MATCH_COLUMNS,
     Connection,
     add_filters,
     card_of,
     links_of,
+    match_clause,
 )
+
+# An event's MATCH_COLUMNS: its entry's as it stands (m), else what the event recorded.
+_EVENT_MATCH = [
+    "coalesce(m.title, ev.title)",
+    "coalesce(m.description, ev.description)",
+    "coalesce(m.section_text, ev.section)",
+    "coalesce(m.card_text, '')",
+]
+assert len(_EVENT_MATCH) == len(MATCH_COLUMNS)
 
 
 class TelegramStore(Connection):
@@ -180,8 +192,12 @@ class TelegramStore(Connection):
                 (top,),
             ).fetchall()
             for row in subs:
-                sub_id, chat_id, thread_id, list_name, words, cursor = tuple(row)[:6]
-                due = due_at(row["mode"], bool(row["quiet"]), now, *tuple(row)[8:11])
+                sub_id, chat_id, thread_id = row["id"], row["chat_id"], row["thread_id"]
+                list_name, words, cursor = row["list_name"], row["filter"], row["cursor"]
+                due = due_at(
+                    row["mode"], bool(row["quiet"]), now,
+                    row["quiet_start"], row["quiet_end"], row["utc_offset"],
+                )  # fmt: skip
                 where = [
                     "ev.kind = 'added'",
                     "ev.id > ?",
@@ -190,13 +206,15 @@ class TelegramStore(Connection):
                     "ev.id > l.backfill_last_event",
                 ]
                 params: list[Any] = [cursor, top]
-                add_filters(
-                    where, params, list_name, words, ["ev.section", "ev.title", "ev.description"]
-                )
+                add_filters(where, params, list_name)
+                # The one matching rule, as search applies it: over the entry as it stands
+                # (its card's text included), else over what the event recorded.
+                match_clause(where, params, match_words(words), _EVENT_MATCH)
                 added += self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id, "
                     "subscription_id, next_attempt) "
                     f"SELECT ?, ?, ev.id, ?, ? FROM events ev JOIN lists l ON l.id = ev.list_id "
+                    "LEFT JOIN entries m ON m.list_id = ev.list_id AND m.identity = ev.identity "
                     f"WHERE {' AND '.join(where)} ORDER BY ev.id",
                     [chat_id, thread_id, sub_id, due, *params],
                 ).rowcount
