@@ -17,11 +17,11 @@ from test_bot import ADMIN, last_to, run_app, sync
 
 from dltbot.bot.compose import compose_push
 from dltbot.bot.handlers import ago
-from dltbot.present.links import commit_url
 from dltbot.bot.subs import _parse_quiet, covers
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, Subscription
 from dltbot.present.catalogue import CATALOGUE, LANGS, MESSAGE_LIMIT, t, visible_length
+from dltbot.present.links import commit_url
 from dltbot.schedule import due_at
 from dltbot.storage import Storage
 

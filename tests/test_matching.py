@@ -81,7 +81,9 @@ def db(repo: GitRepo, tmp_path: Path) -> Path:
             assert storage.subscribe(chat, 0, "l", query)
         repo.commit({"README.md": version(list(ENTRIES))}, "the cases")
         sync_list(storage, source, tmp_path / "clones")
-        identity = next(e.entry.identity for e in storage.entries("l") if e.entry.title == CARD_TITLE)
+        identity = next(
+            e.entry.identity for e in storage.entries("l") if e.entry.title == CARD_TITLE
+        )
         storage.save_card_states([CardState(identity, ENTRIES[CARD_TITLE][0], CARD)], 0.0)
         storage.fan_out()
     return path
