@@ -16,12 +16,12 @@ from fakebot import TOKEN, FakeTelegram, Sent, parse_html
 from test_bot import ADMIN, last_to, run_app, sync
 
 from dltbot.bot.compose import compose_push
-from dltbot.bot.handlers import ago
+from dltbot.bot.handlers import ago, lists_page
 from dltbot.bot.subs import _parse_quiet, covers
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, Subscription
 from dltbot.present.catalogue import CATALOGUE, LANGS, MESSAGE_LIMIT, t, visible_length
-from dltbot.present.links import commit_url
+from dltbot.present.links import Links, commit_url
 from dltbot.schedule import due_at
 from dltbot.storage import Storage
 
@@ -257,7 +257,7 @@ def test_a_long_push_is_cut_between_sections() -> None:
                  "d" * 180, (f"Section {i // 10}",)), lang="en")
         for i in range(60)
     ]  # fmt: skip
-    push = compose_push(rows, "en", "2026-11-27", BASE)
+    push = compose_push(rows, "en", "2026-11-27", Links(BASE))
     text = parse_html(push.html)
     assert visible_length(text) <= MESSAGE_LIMIT
     taken = len(push.rows)
@@ -393,3 +393,64 @@ def test_a_chinese_user_meets_every_command_in_chinese(fake: FakeTelegram, db: P
         assert "发送队列：待发送 0，已发送 0，搁置 0，已丢弃 0" in status.text
 
     run_app(config_for(fake, db), db, scenario)
+
+
+def test_with_300_lists_start_and_lists_fit_and_page(db: Path, fake: FakeTelegram) -> None:
+    """A newcomer to an instance following 300 lists gets /start, /help and /lists answered,
+    each message within Telegram's 4,096 characters, every list reachable by paging."""
+    with Storage(db) as storage:
+        for number in range(299):  # with the synced one: 300
+            name = f"awesome-{number:03d}-" + "x" * 40
+            storage.ensure_list(name, f"https://github.com/owner{number}/{name}")
+
+    def scenario() -> None:
+        start = ask(fake, "/start", 1001)
+        assert visible_length(start.text) <= MESSAGE_LIMIT
+        assert "300 lists" in start.text and "awesome-250" not in start.text
+        help_text = ask(fake, "/help", 1001).text
+        assert visible_length(help_text) <= MESSAGE_LIMIT and "and 280 more" in help_text
+        page = ask(fake, "/lists", 1001)
+        for number in range(3):  # through the buttons (a user's pace: the bot limits rates)
+            assert visible_length(page.text) <= MESSAGE_LIMIT
+            assert f"Lists {number * 10 + 1}–{number * 10 + 10} of 300" in page.text
+            count = len(fake.sent)
+            press(fake, page, "More »")
+            page = fake.wait_for(lambda c=count: fake.sent[c] if len(fake.sent) > c else None)
+        # The welcome's button opens the pages too.
+        count = len(fake.sent)
+        press(fake, start, "📚 Lists")
+        first = fake.wait_for(lambda: fake.sent[count] if len(fake.sent) > count else None)
+        assert "Lists 1–10 of 300" in first.text
+
+    run_app(config_for(fake, db), db, scenario)
+    # Every page, as the buttons reach it: each list on exactly one, each page within limits.
+    seen = []
+    with Storage(db) as storage:
+        for number in range(31):  # one past the end shows the last page again
+            text, keyboard = lists_page(storage, number, "en", Links(BASE))
+            assert visible_length(parse_html(text)) <= MESSAGE_LIMIT
+            if number < 30:
+                seen += re.findall(r"📚 (awesome-\d{3}|dlt)\b", parse_html(text))
+            else:
+                assert "Lists 291–300 of 300" in text and keyboard is not None
+    assert len(seen) == 300 and len(set(seen)) == 300
+
+
+def test_latest_and_inline_honour_the_hold(
+    db: Path, repo: GitRepo, tmp_path: Path, fake: FakeTelegram
+) -> None:
+    """Additions waiting for their cards are not shown by /latest or an empty inline query
+    until the hold lets them go, as the feeds and the pushes wait."""
+    from dltbot.bot.browse import latest_html
+    from dltbot.hold import Hold
+
+    repo.commit({"README.md": listing(OLD) + "- [Held back](https://held.org) new\n"}, "new")
+    with Storage(db) as storage:
+        before = storage.last_event_id()
+        sync(storage, repo, tmp_path)
+        hold = Hold()
+        hold.start(before)
+        held = latest_html(storage, "en", 50, hold.upto) or ""
+        hold.release(storage.last_event_id())
+        released = latest_html(storage, "en", 50, hold.upto) or ""
+    assert "Held back" not in held and "Held back" in released

@@ -167,14 +167,18 @@ def test_healthz_turns_503_when_a_list_fails_too_long(served: tuple[Server, GitR
             "failing_since = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
         )
     status, _, raw = server.get("/healthz")
-    assert status == 200  # failing, but not for long yet
-    assert (json.loads(raw)["status"], json.loads(raw)["failing"]) == ("degraded", ["dlt"])
+    assert status == 200  # failing, but not for long yet: one word for the list and the whole
+    body = json.loads(raw)
+    assert (body["status"], body["failing"], body["degraded"]) == ("degraded", [], ["dlt"])
+    assert (body["lists"][0]["status"], body["lists"][0]["healthy"]) == ("degraded", True)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE lists SET failing_since = '2020-01-01T00:00:00+00:00'")
     status, _, raw = server.get("/healthz")
     assert status == 503
-    assert (json.loads(raw)["status"], json.loads(raw)["failing"]) == ("failing", ["dlt"])
-    assert json.loads(raw)["lists"][0]["last_error"] == "remote unreachable"
+    body = json.loads(raw)
+    assert (body["status"], body["failing"], body["degraded"]) == ("failing", ["dlt"], [])
+    assert (body["lists"][0]["status"], body["lists"][0]["healthy"]) == ("failing", False)
+    assert body["lists"][0]["last_error"] == "remote unreachable"
 
 
 def test_export_writes_the_same_documents(

@@ -8,6 +8,7 @@ from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
 from .present import paths
 from .present.catalogue import t
+from .present.links import Links
 from .present.view import EntryView, linked_html
 from .present.view import attr_html as escape  # the one escaping rule (view.py)
 from .untrusted import redact, xml_safe
@@ -15,12 +16,14 @@ from .urls import safe_link
 
 _STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;
-margin:0 auto;max-width:46rem;padding:0 1rem 3rem;color:#1b1f23;background:#fff}
+margin:0 auto;max-width:46rem;padding:0 1rem 3rem;color:#1b1f23;background:#fff;
+overflow-wrap:anywhere}
 header{padding:1rem 0;border-bottom:1px solid #ddd}h1{font-size:1.4rem;margin:.2rem 0}
 h2{font-size:1.2rem;margin:2rem 0 .3rem}h3{font-size:.95rem;color:#57606a;margin:1.2rem 0 .3rem}
 ul{padding-left:1.1rem;margin:.2rem 0}li{margin:.45rem 0}a{color:#0550ae}
 .section{color:#57606a;font-size:.85rem}.desc{margin:.1rem 0;font-size:.9rem;color:#333}
-.meta{color:#57606a;font-size:.85rem}.feeds a{margin-right:.7rem;white-space:nowrap}
+.meta{color:#57606a;font-size:.85rem}.feeds{display:flex;flex-wrap:wrap;gap:.1rem .7rem}
+.feeds a{white-space:nowrap}
 form{display:flex;gap:.4rem;margin:.8rem 0}input[type=search]{flex:1;font-size:1rem;padding:.4rem;
 min-width:0}button{font-size:1rem;padding:.4rem .8rem}.failing,.broken{color:#a40e26}
 .authors{margin:.1rem 0;font-size:.85rem;color:#57606a}.abstract{margin:.1rem 0;font-size:.85rem}
@@ -74,6 +77,12 @@ def _search_form(base: str, q: str = "", lang: str = "en", static: bool = False)
     )
 
 
+def _feed_row(*links: tuple[str, str]) -> str:
+    """A row of feed links that wraps between links on a narrow screen (never one long
+    unbreakable run: a phone must not scroll sideways)."""
+    return '<div class="feeds">' + " ".join(_a(href, label) for href, label in links) + "</div>"
+
+
 def _a(href: str, label: str) -> str:
     """A link to one of our own documents (label: trusted catalogue text)."""
     return f'<a href="{escape(href)}">{label}</a>'
@@ -107,7 +116,7 @@ def _never_synced(repo: str, error: str, lang: str) -> str:
 def index_page(
     lists: Sequence[tuple[ListState, int, Sequence[FeedEvent]]],
     feeds: Sequence[tuple[str, str]],
-    base: str,
+    links: Links,
     limit: int = 50,
     lang: str = "en",
     static: bool = False,
@@ -116,13 +125,13 @@ def index_page(
     out = [_head(_t(lang, "page_title"), feeds, lang)]
     out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
     # A static export's form goes to its search.html beside the page, wherever it is served.
-    out.append(_search_form("." if static else base, lang=lang, static=static))
+    out.append(_search_form("." if static else links.base, lang=lang, static=static))
     out.append(
-        f'<div class="feeds">{_a(base + paths.feed(None), _t(lang, "page_all_feed"))}'
-        f"{_a(base + paths.feed(None, 'rss'), 'RSS')}"
-        f"{_a(base + paths.feed(None, 'json'), 'JSON Feed')}"
-        f"{_a(base + paths.OPML, 'OPML')}</div></header>"
-    )
+        _feed_row(
+            (links.feed(None), _t(lang, "page_all_feed")), (links.feed(None, "rss"), "RSS"),
+            (links.feed(None, "json"), "JSON Feed"), (links.opml(), "OPML"),
+        ) + "</header>"
+    )  # fmt: skip
     if not lists:
         out.append(f"<p>{_t(lang, 'page_none')}</p>")
     for state, count, events in lists:
@@ -144,12 +153,13 @@ def index_page(
             continue
         out.append(f'<p class="meta">{_t(lang, "page_entries", n=count)} · {shown}{status}</p>')
         out.append(
-            f'<div class="feeds">{_a(base + paths.feed(name), _t(lang, "page_feed"))}'
-            f"{_a(base + paths.feed(name, 'rss'), 'RSS')}"
-            f"{_a(base + paths.feed(name, 'json'), 'JSON Feed')}"
-            f"{_a(base + paths.digest(name, 'daily'), _t(lang, 'page_daily'))}"
-            f"{_a(base + paths.digest(name, 'weekly'), _t(lang, 'page_weekly'))}</div>"
-        )
+            _feed_row(
+                (links.feed(name), _t(lang, "page_feed")), (links.feed(name, "rss"), "RSS"),
+                (links.feed(name, "json"), "JSON Feed"),
+                (links.digest(name, "daily"), _t(lang, "page_daily")),
+                (links.digest(name, "weekly"), _t(lang, "page_weekly")),
+            )
+        )  # fmt: skip
         shown_events, older = _whole_days(events, limit)
         day = None
         for event in shown_events:
@@ -163,8 +173,8 @@ def index_page(
         if day is not None:
             out.append("</ul>")
         if older:
-            daily = _a(base + paths.digest(name, "daily"), _t(lang, "page_daily"))
-            archive = _a(base + paths.feed(name), _t(lang, "page_archive"))
+            daily = _a(links.digest(name, "daily"), _t(lang, "page_daily"))
+            archive = _a(links.feed(name), _t(lang, "page_archive"))
             out.append(
                 f'<p class="meta">{_t(lang, "page_older", daily=daily, archive=archive)}</p>'
             )
@@ -191,12 +201,12 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
     return "".join(parts)
 
 
-def search_page(q: str, results: Sequence[StoredEntry], base: str, lang: str = "en") -> str:
+def search_page(q: str, results: Sequence[StoredEntry], links: Links, lang: str = "en") -> str:
     """Return the search results page."""
     title = _t(lang, "page_search_title", q=q) if q else _t(lang, "page_search")
     out = [_head(title, [], lang)]
-    out.append(f"<header><h1>{_a(base + paths.INDEX, _t(lang, 'page_title'))}</h1>")
-    out.append(_search_form(base, q, lang) + "</header>")
+    out.append(f"<header><h1>{_a(links.page(), _t(lang, 'page_title'))}</h1>")
+    out.append(_search_form(links.base, q, lang) + "</header>")
     if not q:
         out.append(f'<p class="meta">{_t(lang, "page_hint")}</p>')
     if q and not results:

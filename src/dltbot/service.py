@@ -31,6 +31,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import web
 from .config import Config
 from .errors import DltbotError
+from .hold import Hold
 from .hooks import Receiver
 from .models import ListSource, SyncReport
 from .present import paths
@@ -99,8 +100,9 @@ class Service:
         self.exported = False  # the first sync exports even when nothing new came
         self.enricher: Any = None
         self.site: Site | None = None
-        # Additions after this event id wait for their cards; None: everything goes at once.
-        self.release: int | None = None
+        # Additions after a point wait for their cards: the feeds, the page, the pushes and
+        # the bot's /latest all read this one hold.
+        self.hold = Hold()
         self.pinger: Any = None  # websub.HubPinger, with feed.websub_hub
         self.telegram_hook: web.TelegramHook | None = None  # with telegram.webhook_url
         self.ping_task: asyncio.Task[None] | None = None
@@ -124,7 +126,7 @@ class Service:
                     ready(None)
                 await self._wait_for_signal(stop)
                 return
-            site = Site(storage, self.config)
+            site = Site(storage, self.config, hold=self.hold)
             host, port = self.config.web.host_port()
             receiver = None
             if self.config.webhooks.secret:
@@ -168,7 +170,7 @@ class Service:
             if self.enricher is not None:
                 # Additions recorded from now on wait for their cards (up to enrich.wait)
                 # before the feeds, the page and the pushes show them.
-                site.release = self.release = storage.last_event_id()
+                self.hold.start(storage.last_event_id())
             now = datetime.now(UTC)
             for source in self.config.sources():
                 self.scheduler.add_job(
@@ -198,7 +200,7 @@ class Service:
         def sync_from_bot() -> str:  # /sync, in a worker thread: the service's own jobs
             return asyncio.run_coroutine_threadsafe(self.sync_now(), loop).result()
 
-        self.application = build_application(self.config, storage, sync_from_bot)
+        self.application = build_application(self.config, storage, sync_from_bot, self.hold)
         self.sender = self.application.bot_data.sender
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 
@@ -261,7 +263,7 @@ class Service:
         sync` from cron) may have recorded additions."""
         if self.sender is None or self.storage is None or self.stopping.is_set():
             return
-        self.storage.fan_out(self.release)
+        self.storage.fan_out(self.hold.upto)
         if self.bot_started:
             await self.sender.run_once()
 
@@ -381,11 +383,8 @@ class Service:
             await asyncio.to_thread(self._export, self.config.export.dir)
 
     def _release(self, top: int) -> None:
-        """Show events up to `top` in the feeds and the page, and push them."""
-        if self.release is not None:
-            self.release = max(self.release, top)
-        if self.site is not None and self.site.release is not None:
-            self.site.release = max(self.site.release, top)
+        """Show events up to `top` in the feeds, the page and the bot, and push them."""
+        self.hold.release(top)
 
     def _last_event_id(self, name: str) -> tuple[int, int]:
         with Storage(self.db_path) as storage:
@@ -397,7 +396,7 @@ class Service:
 
         try:
             with Storage(self.db_path) as storage:
-                site = Site(storage, self.config)
+                site = Site(storage, self.config, hold=self.hold)
                 written, unchanged = export_site(site, out)
                 site.close()
         except DltbotError as error:

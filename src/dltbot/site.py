@@ -27,6 +27,7 @@ from .feed import (
     render,
     tag_id,
 )
+from .hold import Hold
 from .models import ListState
 from .present import paths
 from .present.data import result_json
@@ -68,7 +69,11 @@ class Site:
     """Render documents from the database, each cached until the database changes."""
 
     def __init__(
-        self, storage: Storage, config: Config, clock: Callable[[], datetime] | None = None
+        self,
+        storage: Storage,
+        config: Config,
+        clock: Callable[[], datetime] | None = None,
+        hold: Hold | None = None,
     ) -> None:
         # Each thread reads through its own connection (the web server renders in worker
         # threads): one slow search must not hold the connection every other request needs.
@@ -85,9 +90,8 @@ class Site:
         self.kinds = config.feed.kinds
         self.intervals = {source.name: source.interval_seconds for source in config.sources()}
         self.clock = clock or (lambda: datetime.now(UTC))
-        # Events after this id are not shown yet: `dltbot run` holds new additions back until
-        # their cards come (up to enrich.wait). None: everything shows.
-        self.release: int | None = None
+        # `dltbot run` holds new additions back until their cards come (up to enrich.wait).
+        self.hold = hold or Hold()
         self._cache: dict[tuple[str, ...], tuple[tuple[int, str, int | None], Document]] = {}
         self._changed: dict[tuple[str, ...], tuple[bytes, datetime]] = {}
         self._lock = threading.Lock()
@@ -142,7 +146,7 @@ class Site:
     def _cached(self, key: tuple[str, ...], render: Callable[[], Document]) -> Document:
         # Keyed by what documents show (events, lists' state), not by any write: the bot
         # saving a search or queueing a push must not throw the feed cache away.
-        version = (*self.storage.content_version(), self.release)
+        version = (*self.storage.content_version(), self.hold.upto)
         key = (self.base, *key)  # links differ with the address a reader asked
         with self._lock:
             hit = self._cache.get(key)
@@ -211,13 +215,13 @@ class Site:
             identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
         events = self.storage.feed_events(
             self.kinds, name, limit=self.size, section=section, identities=identities,
-            by_date=name is None, upto=self.release,
+            by_date=name is None, upto=self.hold.upto,
         )  # fmt: skip
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
         self_url = self.links.feed(name, section=section, q=q)
         prev_archive = None
         if not params:
-            pages = self.storage.count_events(self.kinds, name, self.release) // self.size
+            pages = self.storage.count_events(self.kinds, name, self.hold.upto) // self.size
             if pages:
                 prev_archive = self._archive_url(name, pages - 1)
         title = self._title(name)
@@ -254,12 +258,12 @@ class Site:
         )
 
     def _archive(self, name: str | None, number: int) -> Document:
-        pages = self.storage.count_events(self.kinds, name, self.release) // self.size
+        pages = self.storage.count_events(self.kinds, name, self.hold.upto) // self.size
         if not 0 <= number < pages:
             raise NotFoundError(f"no archive page {number}")
         events = self.storage.feed_events(
             self.kinds, name, limit=self.size, offset=number * self.size, newest_first=False,
-            upto=self.release,
+            upto=self.hold.upto,
         )  # fmt: skip
         doc = FeedDoc(
             id=tag_id(name or "*", "archive", str(number)),
@@ -280,7 +284,7 @@ class Site:
 
     def archive_count(self, name: str | None) -> int:
         """Return how many archive pages a feed has."""
-        return self.storage.count_events(self.kinds, name, self.release) // self.size
+        return self.storage.count_events(self.kinds, name, self.hold.upto) // self.size
 
     def digest(self, name: str, period: Period, fmt: Format = "atom") -> Document:
         """Return the daily or weekly digest of a list's additions."""
@@ -290,7 +294,7 @@ class Site:
         )
 
     def _digest(self, name: str, period: Period) -> FeedDoc:
-        events = self.storage.feed_events(["added"], name, limit=1_000_000, upto=self.release)
+        events = self.storage.feed_events(["added"], name, limit=1_000_000, upto=self.hold.upto)
         page_url = self.links.list_page(name)
         doc = FeedDoc(
             id=tag_id(name, period),
@@ -394,17 +398,17 @@ class Site:
         for state in self.lists():
             # One more than shown, to know whether older days exist.
             events = self.storage.feed_events(
-                ["added"], state.name, limit=self.size + 1, upto=self.release
+                ["added"], state.name, limit=self.size + 1, upto=self.hold.upto
             )
             lists.append((state, self.storage.entry_count(state.id), events))
-        body = page.index_page(lists, self.feed_urls(), self.base, self.size, lang, static)
+        body = page.index_page(lists, self.feed_urls(), self.links, self.size, lang, static)
         return Document(body.encode(), HTML)
 
     def search_page(self, q: str | None, lang: str = "en") -> Document:
         """Return the HTML search results page (the form and a hint when q is empty)."""
         q = check_words("q", q) if q is not None and q.strip() else None
         results = self.storage.search(q, limit=50) if q else []
-        body = page.search_page(q or "", results, self.base, "zh" if lang == "zh" else "en")
+        body = page.search_page(q or "", results, self.links, "zh" if lang == "zh" else "en")
         return Document(body.encode(), HTML)
 
     def search_json(self, q: str | None, list_name: str | None = None) -> Document:
@@ -418,37 +422,41 @@ class Site:
         return Document(body.encode() + b"\n", JSON)
 
     def health(self) -> Document:
-        """Return each list's sync health; status 503 if one failed for over 3 intervals."""
+        """Return each list's sync health; status 503 if one failed for over 3 intervals.
+
+        One vocabulary for a list and for the whole: "ok"; "degraded" when its last sync
+        failed, but not for 3 intervals yet (200); "failing" past that (503, for health
+        checks). A list is "healthy" unless it is "failing"."""
         now = self.clock()
         lists = []
-        unhealthy = False
         for state in self.lists():
             interval = self.intervals.get(state.name, 900)
-            stale = False
-            if state.status == "failing" and state.failing_since:
-                since = datetime.fromisoformat(state.failing_since)
-                stale = now - since > timedelta(seconds=3 * interval)
-            unhealthy |= stale
+            status = "ok"
+            if state.status == "failing":
+                status = "degraded"
+                if state.failing_since:
+                    since = datetime.fromisoformat(state.failing_since)
+                    if now - since > timedelta(seconds=3 * interval):
+                        status = "failing"
             lists.append(
                 {
                     "list": state.name,
-                    "status": state.status,
+                    "status": status,
+                    "healthy": status != "failing",
                     "head": state.head,
                     "entries": self.storage.entry_count(state.id),
                     "last_sync": state.last_sync_at,
                     "last_success": state.last_success_at,
                     "last_error": redact(state.last_error) if state.last_error else None,
                     "failing_since": state.failing_since,
-                    "healthy": not stale,
                 }
             )
         failing = [item["list"] for item in lists if item["status"] == "failing"]
-        # "degraded": a list is failing but not for long yet (200); "failing": one has failed
-        # for over 3 intervals (503, for health checks).
-        status = "failing" if unhealthy else "degraded" if failing else "ok"
-        body = {"status": status, "failing": failing, "lists": lists}
+        degraded = [item["list"] for item in lists if item["status"] == "degraded"]
+        status = "failing" if failing else "degraded" if degraded else "ok"
+        body = {"status": status, "failing": failing, "degraded": degraded, "lists": lists}
         data = json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
-        return Document(data, JSON, status=503 if unhealthy else 200)
+        return Document(data, JSON, status=503 if failing else 200)
 
 
 __all__ = [

@@ -20,6 +20,8 @@ from telegram.ext import (
 
 from ..config import Config
 from ..errors import ConfigError
+from ..hold import Hold
+from ..present.links import Links
 from ..storage import Storage
 from . import browse, handlers, subs
 from .context import CONTEXT_TYPES, BotData
@@ -46,7 +48,9 @@ COMMANDS = {
 }
 
 
-def build_application(config: Config, storage: Storage, run_sync: Callable[[], str]) -> BotApp:
+def build_application(
+    config: Config, storage: Storage, run_sync: Callable[[], str], hold: Hold | None = None
+) -> BotApp:
     """Return the bot, wired to storage. Its sender (bot_data.sender) is run by the service,
     which also fans new additions out into the outbox."""
     token = config.telegram.token
@@ -72,11 +76,15 @@ def build_application(config: Config, storage: Storage, run_sync: Callable[[], s
     data: BotData = application.bot_data
     data.storage = storage
     data.admins = list(config.telegram.admins)
-    data.base = config.feed.base_url  # the public address, if any: links and URL buttons
+    # The public address, if any: links and URL buttons (none without it: a private or
+    # guessed address would be a dead link, and Telegram refuses such URL buttons).
+    base = config.feed.base_url
+    data.links = Links(base) if base else None
+    data.hold = hold or Hold()  # what /latest and inline mode may show yet
     data.sync = run_sync
     # Pushes link the page and the feed when the public address is known (`dltbot run` sets
     # its own; `dltbot bot` has one only with feed.base_url).
-    data.sender = Sender(storage, application.bot, config.feed.base_url)
+    data.sender = Sender(storage, application.bot, data.links)
     data.replies = Replies(application.bot)
     data.limit = UserLimit()
     # First, for every update: one user's flood is slowed down before it costs anything.

@@ -137,9 +137,10 @@ async def random_command(update: Update, context: Context) -> None:
 # --- latest ------------------------------------------------------------------------------
 
 
-def latest_html(storage: Storage, lang: str, count: int) -> str | None:
-    """The newest additions, under their dates; the list named only when there are several."""
-    events = storage.feed_events(["added"], limit=count, by_date=True)
+def latest_html(storage: Storage, lang: str, count: int, upto: int | None) -> str | None:
+    """The newest additions shown yet (up to the hold), under their dates; the list named
+    only when there are several."""
+    events = storage.feed_events(["added"], limit=count, by_date=True, upto=upto)
     if not events:
         return None
     named = not one_list(storage)
@@ -158,7 +159,8 @@ async def latest_command(update: Update, context: Context) -> None:
     if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50)):
         reply(update, context, t(lang, "latest_usage"))
         return
-    text = latest_html(storage_of(context), lang, int(args[0]) if args else 10)
+    count = int(args[0]) if args else 10
+    text = latest_html(storage_of(context), lang, count, context.bot_data.hold.upto)
     for chunk in split_html(text or t(lang, "no_entries")):
         reply(update, context, chunk)
 
@@ -280,7 +282,8 @@ async def inline_query(update: Update, context: Context) -> None:
     lang = pick_lang(None, query.from_user.language_code)
     words = query.query.strip()
     if not words:
-        events = storage.feed_events(["added"], limit=20, by_date=True)
+        upto = context.bot_data.hold.upto  # additions still waiting for cards: not yet
+        events = storage.feed_events(["added"], limit=20, by_date=True, upto=upto)
         latest = [_article(e.list, e.entry, e.commit.date, e.card, lang) for e in events]
         await query.answer(latest, cache_time=60)
         return

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import Delivery
-from ..present import paths
 from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
+from ..present.links import Links
 from ..present.view import entry_html
 from ..untrusted import shorten
 
@@ -26,7 +26,7 @@ def _heading(row: Delivery, lists: int) -> str:
     return shorten(" › ".join(parts), META_LIMIT) if parts else ""
 
 
-def compose_push(rows: Sequence[Delivery], lang: str, date: str, base: str | None) -> Push:
+def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | None) -> Push:
     """Compose the next message to one chat from its pending rows (oldest first): as many
     whole sections as fit, a section cut only when it alone is too long for a message."""
     lists = {row.list for row in rows}
@@ -37,7 +37,7 @@ def compose_push(rows: Sequence[Delivery], lang: str, date: str, base: str | Non
     for row in rows:
         groups.setdefault(_heading(row, len(lists)), []).append(row)
     one_list = next(iter(lists)) if len(lists) == 1 else None
-    footer = _footer(lang, base, one_list)
+    footer = _footer(lang, links, one_list)
     budget = MESSAGE_LIMIT - visible_length(footer[1]) - 200  # the header is under 200
     taken: list[Delivery] = []
     blocks: list[str] = []  # a section: its heading, then its entries
@@ -76,13 +76,13 @@ def compose_push(rows: Sequence[Delivery], lang: str, date: str, base: str | Non
     return Push(text, taken)
 
 
-def _footer(lang: str, base: str | None, one_list: str | None) -> tuple[str, str]:
+def _footer(lang: str, links: Links | None, one_list: str | None) -> tuple[str, str]:
     """Links to the page and the feed (when the public address is known), and the command
     that manages subscriptions."""
     parts: list[tuple[str, str]] = []
-    if base:
-        page = base + (paths.list_anchor(one_list) if one_list else paths.INDEX)
-        feed = base + paths.feed(one_list, "atom")
+    if links is not None:
+        page = links.list_page(one_list) if one_list else links.page()
+        feed = links.feed(one_list)
         for label, url in ((t(lang, "push_page"), page), (t(lang, "push_feed"), feed)):
             parts.append((f'<a href="{html.escape(url, quote=True)}">{label}</a>', label))
     parts.append(("/subscriptions", "/subscriptions"))

@@ -8,6 +8,8 @@ from typing import Any
 
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
+from ..hold import Hold
+from ..present.links import Links
 from ..storage import Storage
 from .flow import Replies, UserLimit
 from .push import Sender
@@ -18,7 +20,8 @@ class BotData:
 
     storage: Storage
     admins: list[int]
-    base: str | None  # feed.base_url: the page and feeds, as readers reach them
+    links: Links | None  # under feed.base_url: the page and feeds, as readers reach them
+    hold: Hold  # additions not shown yet (waiting for their cards)
     sync: Callable[[], str]  # syncs every list (in a worker thread); returns a summary
     sender: Sender
     replies: Replies

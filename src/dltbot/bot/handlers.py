@@ -12,13 +12,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
-from ..present import paths
+from ..models import ListState
 from ..present.catalogue import t
-from ..present.links import commit_url
+from ..present.links import Links, commit_url
 from ..storage import Storage
-from ..untrusted import clean_line, redact
+from ..untrusted import clean_line, redact, shorten
 from ..urls import safe_link
 from . import browse, subs
+from .browse import Answer
 from .common import (
     Keyboard,
     button,
@@ -62,54 +63,92 @@ def _link(url: str | None, label: str) -> str:
     return f'<a href="{esc(safe)}">{label}</a>' if safe else label
 
 
-def lists_html(storage: Storage, lang: str, base: str | None) -> str:
-    """One line per followed list: name (linked to its repository), entries, last update,
-    and its page and feed when the public address is known."""
-    lines = []
-    for state in storage.list_states():
-        date = (storage.last_commit_date(state.id) or state.last_sync_at or "?")[:10]
-        name = _link(state.repo, f"<b>{esc(state.name)}</b>")
-        line = t(lang, "list_line", name=name, entries=storage.entry_count(state.id), date=date)
-        if base:
-            page = _link(base + paths.list_anchor(state.name), t(lang, "push_page"))
-            feed = _link(base + paths.feed(state.name), t(lang, "push_feed"))
-            line += "\n    " + t(lang, "list_links", page=page, feed=feed)
-        lines.append(line)
-    return "\n".join(lines) or t(lang, "no_lists")
+LISTS_PAGE = 10  # lists a message (a page of /lists); more and /start summarises
+HELP_NAMES = 20  # list names /help spells out
 
 
-def _welcome_keyboard(lang: str, base: str | None) -> InlineKeyboardMarkup:
+def _list_line(storage: Storage, state: ListState, lang: str, links: Links | None) -> str:
+    """One list: name (linked to its repository), entries, last update, page and feed."""
+    date = (storage.last_commit_date(state.id) or state.last_sync_at or "?")[:10]
+    name = _link(state.repo, f"<b>{esc(shorten(state.name, 80))}</b>")
+    line = t(lang, "list_line", name=name, entries=storage.entry_count(state.id), date=date)
+    if links is not None:
+        page = _link(links.list_page(state.name), t(lang, "push_page"))
+        feed = _link(links.feed(state.name), t(lang, "push_feed"))
+        line += "\n    " + t(lang, "list_links", page=page, feed=feed)
+    return line
+
+
+def lists_page(storage: Storage, page: int, lang: str, links: Links | None) -> Answer:
+    """A page of the followed lists (LISTS_PAGE a message), with buttons to page on."""
+    states = storage.list_states()
+    if not states:
+        return t(lang, "no_lists"), None
+    pages = (len(states) - 1) // LISTS_PAGE + 1
+    page = max(0, min(page, pages - 1))
+    shown = states[page * LISTS_PAGE : (page + 1) * LISTS_PAGE]
+    lines = [_list_line(storage, state, lang, links) for state in shown]
+    if pages == 1:
+        return "\n".join(lines), None
+    first, last = page * LISTS_PAGE + 1, page * LISTS_PAGE + len(shown)
+    header = t(lang, "lists_page", first=first, last=last, count=len(states))
+    paging = []
+    if page:
+        paging.append(button(t(lang, "prev"), f"l:{page - 1}"))
+    if page + 1 < pages:
+        paging.append(button(t(lang, "next"), f"l:{page + 1}"))
+    return f"<b>{header}</b>\n\n" + "\n".join(lines), InlineKeyboardMarkup([paging])
+
+
+def lists_summary(storage: Storage, lang: str, links: Links | None) -> str:
+    """What /start says of the lists: each one when they are few, else how many."""
+    states = storage.list_states()
+    if len(states) <= LISTS_PAGE:
+        lines = [_list_line(storage, state, lang, links) for state in states]
+        return "\n".join(lines) or t(lang, "no_lists")
+    entries = sum(storage.entry_count(state.id) for state in states)
+    return t(lang, "lists_summary", count=len(states), entries=entries)
+
+
+def _welcome_keyboard(lang: str, links: Links | None, many: bool) -> InlineKeyboardMarkup:
     rows = [
         [button(t(lang, "button_subscribe"), "a:1"), button(t(lang, "button_latest"), "a:2")],
         [button(t(lang, "button_sections"), "a:3")],
     ]
-    if base:  # URL buttons only for a public address (Telegram refuses private ones)
-        rows[1].append(InlineKeyboardButton(t(lang, "button_web"), url=base + paths.INDEX))
-        rows[1].append(InlineKeyboardButton(t(lang, "button_rss"), url=base + paths.feed(None)))
+    if many:
+        rows[1].append(button(t(lang, "button_lists"), "l:0"))
+    if links is not None:  # URL buttons only for a public address (Telegram refuses private)
+        rows[1].append(InlineKeyboardButton(t(lang, "button_web"), url=links.page()))
+        rows[1].append(InlineKeyboardButton(t(lang, "button_rss"), url=links.feed(None)))
     return InlineKeyboardMarkup(rows)
 
 
 async def start_command(update: Update, context: Context) -> None:
-    """Welcome: what is followed (linked), and buttons for the first things to do."""
+    """Welcome: what is followed (each list when they are few, else how many), and buttons
+    for the first things to do."""
     lang = lang_of(update, context)
-    base = context.bot_data.base
-    text = t(lang, "welcome", lists=lists_html(storage_of(context), lang, base))
-    reply(update, context, text, _welcome_keyboard(lang, base))
+    links, storage = context.bot_data.links, storage_of(context)
+    text = t(lang, "welcome", lists=lists_summary(storage, lang, links))
+    many = len(storage.list_states()) > LISTS_PAGE
+    reply(update, context, text, _welcome_keyboard(lang, links, many))
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Every command, grouped, with how matching works and the list names."""
     lang = lang_of(update, context)
     names = [state.name for state in storage_of(context).list_states()]
-    text = t(lang, "help", bot=context.bot.username, lists=esc(", ".join(names) or "—"),
-             example=esc(names[0] if names else "mylist"))  # fmt: skip
+    shown = ", ".join(shorten(name, 80) for name in names[:HELP_NAMES]) or "—"
+    if len(names) > HELP_NAMES:
+        shown += " " + t(lang, "and_more", count=len(names) - HELP_NAMES)
+    text = t(lang, "help", bot=context.bot.username, lists=esc(shown),
+             example=esc(shorten(names[0], 80) if names else "mylist"))  # fmt: skip
     reply(update, context, text)
 
 
 async def lists_command(update: Update, context: Context) -> None:
-    """Each list with its entry count, last update, page and feed."""
+    """Each list with its entry count, last update, page and feed; ten a page."""
     lang = lang_of(update, context)
-    reply(update, context, lists_html(storage_of(context), lang, context.bot_data.base))
+    reply(update, context, *lists_page(storage_of(context), 0, lang, context.bot_data.links))
 
 
 async def text_message(update: Update, context: Context) -> None:
@@ -222,7 +261,9 @@ async def sync_command(update: Update, context: Context) -> None:
 # Callback data: a letter and its numbers. s: search page, r: another random entry,
 # t: a sections page, c: a section's entries, a: a /start button, n: notify me of new
 # matches, f: subscribe anyway, u/m/q: end a subscription, its mode, its quiet hours.
-BUTTONS = {"s": 2, "r": 1, "t": 2, "c": 3, "a": 1, "n": 1, "f": 1, "u": 1, "m": 1, "q": 1}
+BUTTONS = {
+    "s": 2, "r": 1, "t": 2, "c": 3, "a": 1, "n": 1, "f": 1, "u": 1, "m": 1, "q": 1, "l": 1,
+}  # fmt: skip
 
 
 async def button_press(update: Update, context: Context) -> None:
@@ -250,7 +291,9 @@ async def button_press(update: Update, context: Context) -> None:
         reply(update, context, *browse.random_answer(storage, numbers[0], lang, chat_id))
         return
     answer: tuple[str, Keyboard]
-    if kind == "s":
+    if kind == "l":
+        answer = lists_page(storage, numbers[0], lang, context.bot_data.links)
+    elif kind == "s":
         answer = browse.search_page(storage, numbers[0], numbers[1], lang, chat_id)
     elif kind == "t":
         answer = browse.sections_page(storage, numbers[0], numbers[1], lang, chat_id)
@@ -266,7 +309,8 @@ async def _start_button(update: Update, context: Context, action: int) -> None:
         await subs.subscribe_command(update, context)
     elif action == 2:
         lang = lang_of(update, context)
-        text = browse.latest_html(storage_of(context), lang, 10) or t(lang, "no_entries")
+        upto = context.bot_data.hold.upto
+        text = browse.latest_html(storage_of(context), lang, 10, upto) or t(lang, "no_entries")
         for chunk in split_html(text):
             reply(update, context, chunk)
     elif action == 3:

@@ -20,6 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from ..models import Delivery
+from ..present.links import Links
 from ..retry import Retry
 from ..storage import Storage
 from .compose import compose_push
@@ -41,11 +42,11 @@ class Sender:
         self,
         storage: Storage,
         bot: Bot,
-        base: str | None = None,
+        links: Links | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.storage = storage
-        self.base = base  # the public address, for the page and feed links of pushes
+        self.links = links  # the public address, for the page and feed links of pushes
         self.bot = bot
         self.clock = clock
         self.next_ok: dict[int, float] = {}  # chat id → earliest time of its next message
@@ -71,7 +72,7 @@ class Sender:
     async def _deliver(self, chat_id: int, thread_id: int, rows: list[Delivery]) -> int:
         _, _, offset = self.storage.quiet_hours(chat_id)
         today = (datetime.now(UTC) + timedelta(minutes=offset)).date().isoformat()
-        push = compose_push(rows, rows[0].lang, today, self.base)
+        push = compose_push(rows, rows[0].lang, today, self.links)
         batch, html = push.rows, push.html
         ids = [row.id for row in batch]
         # Evenly spaced sends keep every one-second window under the overall rate (a bucket

@@ -29,6 +29,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "📚 {name} — {entries}个条目，更新于{date}",
     },
     "list_links": {"en": "{page} · {feed}", "zh": "{page} · {feed}"},
+    "lists_summary": {
+        "en": "📚 I follow {count} lists ({entries} entries): /lists shows them, ten a page.",
+        "zh": "📚 我关注 {count} 个列表（共 {entries} 个条目）：/lists 每页显示十个。",
+    },
+    "lists_page": {
+        "en": "Lists {first}–{last} of {count}",
+        "zh": "列表 {first}–{last}，共 {count} 个",
+    },
+    "and_more": {"en": "and {count} more (/lists)", "zh": "等，另有 {count} 个（/lists）"},
+    "button_lists": {"en": "📚 Lists", "zh": "📚 列表"},
     "no_lists": {
         "en": "No list has been synced yet.",
         "zh": "还没有同步任何列表。",
