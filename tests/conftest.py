@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakebot import FakeTelegram
+from fakebot import FAST, FakeTelegram
 
 from dltbot.storage import Storage
 
@@ -149,6 +149,6 @@ def validate_atom(data: bytes, tmp_path: Path) -> str:
 @pytest.fixture
 def fake() -> Iterator[FakeTelegram]:
     """The project's fake Telegram Bot API server on 127.0.0.1."""
-    server = FakeTelegram().start()
+    server = FakeTelegram(pace=FAST).start()
     yield server
     server.stop()

@@ -29,12 +29,17 @@ class LoopServer:
         return self
 
     async def _serve(self) -> None:
-        self.runner = web.AppRunner(await self.make_app(), access_log=None)
+        # A handler still running at stop (a long poll) gets a second, not aiohttp's minute.
+        self.runner = web.AppRunner(await self.make_app(), access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         await web.TCPSite(self.runner, self.host, 0).start()
         self.port = self.runner.addresses[0][1]
 
+    async def before_stop(self) -> None:
+        """End what would hold the shutdown (a fake's long polls); subclasses override."""
+
     def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.before_stop(), self.loop).result(10)
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)

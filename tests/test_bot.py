@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import GitRepo
-from fakebot import TOKEN, FakeTelegram, Sent, parse_html
+from fakebot import FAST, TOKEN, FakeTelegram, Sent, parse_html
 
 from dltbot.bot.compose import compose_push
+from dltbot.bot.push import Pacing
 from dltbot.config import Config, parse_config
 from dltbot.models import Delivery, Entry, ListSource
 from dltbot.present.catalogue import CATALOGUE, LANGS, MESSAGE_LIMIT, visible_length
@@ -44,12 +45,13 @@ def make_config(fake: FakeTelegram, db: Path) -> Config:
     })  # fmt: skip
 
 
-def run_app(config: Config, db: Path, scenario: Callable[[], None]) -> None:
+def run_app(config: Config, db: Path, scenario: Callable[[], None], pace: float = FAST) -> None:
     """Run the bot as `dltbot bot` runs it (the service without its web server: polling,
-    fan-out and delivery) while scenario() drives the fake from a thread."""
+    fan-out and delivery) while scenario() drives the fake from a thread; Telegram's limits
+    scaled by `pace`, as the `fake` fixture enforces them."""
 
     async def main() -> None:
-        service = Service(config, db, serve=False)
+        service = Service(config, db, serve=False, pacing=Pacing(pace))
         stop = asyncio.Event()
         running = asyncio.create_task(service.run(stop=stop))
         try:
@@ -286,12 +288,14 @@ def check_exactly_once(fake: FakeTelegram, chats: list[int], urls: list[str]) ->
         if c.status not in (200, 499)
     ]
     assert sorted(errors) == [("sendMessage", 400, "-3003"), ("sendMessage", 403, "2005")]
-    for chat in expected:  # Telegram's limits, as recorded by the fake
+    pace = fake.pace
+    for chat in expected:  # Telegram's limits (scaled by the fake's pace), as it recorded
         times = [s.at for s in fake.sent if s.chat_id == chat]
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(gap >= (1.0 if chat > 0 else 2.9) for gap in gaps), (chat, gaps)
+        assert all(gap >= (1.0 if chat > 0 else 2.9) * pace for gap in gaps), (chat, gaps)
     stamps = sorted(s.at for s in fake.sent)
-    assert max(sum(1 for t in stamps if start <= t < start + 1.0) for start in stamps) <= 30
+    window = 1.0 * pace
+    assert max(sum(1 for t in stamps if start <= t < start + window) for start in stamps) <= 30
 
 
 def test_push_300_additions_to_50_chats_exactly_once(

@@ -522,12 +522,12 @@ def test_the_bot_finds_papers_by_author_and_shows_them(
 ) -> None:
     """Through the fake Bot API: /search by an author's name, the authors in the result, and
     inline mode showing them in the result's description."""
-    from fakebot import FakeTelegram
+    from fakebot import FAST, FakeTelegram
     from test_bot import last_to, make_config, run_app
 
     db = synced(repo, tmp_path, seed(web))
     enrich(db, web.config())
-    fake = FakeTelegram().start()
+    fake = FakeTelegram(pace=FAST).start()
     try:
 
         def scenario() -> None:

@@ -22,6 +22,7 @@ from dltbot import websub
 from dltbot.config import parse_config
 from dltbot.enrich.client import Http
 from dltbot.models import ListSource
+from dltbot.present.links import Links
 from dltbot.retry import Retry
 from dltbot.site import Site
 from dltbot.storage import Storage
@@ -62,7 +63,7 @@ def test_pings_are_coalesced_and_retried_until_the_hub_takes_them(
     hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(websub, "RETRY", Retry(first=0.05, cap=1.0, park_after=8))
-    urls = websub.changed_feeds("https://feeds.example.org", "dlt")
+    urls = websub.changed_feeds(Links("https://feeds.example.org"), "dlt")
     assert len(urls) == 12 and "https://feeds.example.org/lists/dlt/weekly.json" in urls
     db = tmp_path / "db.sqlite3"
     with Storage(db) as storage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -23,8 +24,8 @@ from .listparse import parse_entries
 from .models import EVENT_KINDS, LINK_STATUSES, EventKind, StoredEntry, StoredEvent
 from .present import paths
 from .present.data import entry_json, event_json, result_json
-from .present.view import EntryView
-from .query import check_words
+from .present.view import EntryView, section_label
+from .query import check_words, match_words, section_text
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
 from .untrusted import redact, shorten, terminal_safe
@@ -35,6 +36,18 @@ log = logging.getLogger("dltbot")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands: dict[str, Any] = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr,assignment]
+    command = _command_of(argv)
+    if command is None and not {"-h", "--help", "--version"} & set(argv):
+        parser.print_help()  # a bare `dltbot`: what it can do
+        return 2
+    if command is not None and command not in commands:
+        close = difflib.get_close_matches(command, list(commands), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"dltbot: error: no command {terminal_safe(command)!r}{hint} "
+              "(dltbot --help lists them)", file=sys.stderr)  # fmt: skip
+        return 2
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.log_format)
     try:
@@ -48,6 +61,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+_VALUED = ("--config", "--db", "--log-format")  # global options that take a value
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of argv (global options may come before it), if any."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 class JsonFormatter(logging.Formatter):
@@ -318,7 +347,7 @@ def _event_line(event: StoredEvent) -> str:
 
 
 def _section(section: Sequence[str]) -> str:
-    return f" [{' > '.join(section)}]" if section else ""
+    return f" [{section_label([section])}]" if section else ""
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -327,8 +356,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _open_storage(args) as storage:
         # One more page than asked, to say how many there are (up to 1,000).
         results = storage.search(words, args.list, limit=max(args.limit, 1000))
-    if not results and not args.json:
-        print("no match", file=sys.stderr)
+    if not results:
+        if not args.json:
+            print("no match", file=sys.stderr)
+        return 1  # nothing found: 1, as `random` and grep say it
     for result in results[: args.limit]:
         _print_entry(result, args.json)
     if not args.json and len(results) > args.limit:
@@ -358,9 +389,12 @@ def cmd_entries(args: argparse.Namespace) -> int:
             raise DltbotError(f"--list {args.list}: no such list in the database")
         found = [e for name in ([args.list] if args.list else names) for e in storage.entries(name)]
     if section:
-        words = section.casefold().split()
+        # As `random --section` reads it: every word in any of the entry's heading paths.
+        words = match_words(section)
         found = [
-            e for e in found if all(w in " > ".join(e.entry.section).casefold() for w in words)
+            e
+            for e in found
+            if all(w in section_text(e.entry.all_sections).casefold() for w in words)
         ]
     for result in found:
         _print_entry(result, args.json)
@@ -615,6 +649,9 @@ def cmd_links(args: argparse.Namespace) -> int:
             since = f" since {link.since[:10]}" if link and status != "ok" else ""
             why = f" ({link.reason})" if link and link.reason else ""
             print(terminal_safe(f"{status:<10} {state.url}{since}{why}"))
+    if states and all(state.link is None for state in states) and not args.json:
+        print("no link has been checked yet: run `dltbot enrich` (or `dltbot run`) first",
+              file=sys.stderr)  # fmt: skip
     return 1 if broken else 0
 
 
@@ -645,7 +682,7 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
     if as_json:
         _print_json(result_json(result))
         return
-    headings = " | ".join(" > ".join(s) for s in entry.all_sections if s)
+    headings = section_label(entry.all_sections)
     where = [result.list, headings, f"added {result.first_date[:10]}"]
     print(terminal_safe(f"{entry.title} <{entry.url}>"))
     print(terminal_safe("  " + " · ".join(part for part in where if part)))

@@ -21,7 +21,7 @@ from lxml import etree
 
 from .models import FeedEvent
 from .present.links import Format, Period, commit_url
-from .present.view import EntryView, attr_html, linked_html, text_html
+from .present.view import EntryView, attr_html, linked_html, section_label, text_html
 from .untrusted import xml_safe
 from .urls import safe_link
 
@@ -111,7 +111,7 @@ def event_item(event: FeedEvent) -> FeedItem:
         published=event.commit.date,
         updated=event.updated,
         author=event.commit.author or "unknown",
-        categories=(" › ".join(entry.section),) if entry.section else (),
+        categories=(section_label([entry.section]),) if entry.section else (),
     )
 
 
@@ -131,7 +131,7 @@ def digest_items(
             title = text_html(event.entry.title)
             if link:
                 title = f'<a href="{attr_html(link)}">{title}</a>'
-            section = " › ".join(event.entry.section)
+            section = section_label([event.entry.section])
             authors = EntryView(event.entry, event.card).authors()
             lines.append(
                 f"<li>{title}"

@@ -9,7 +9,7 @@ from .models import FeedEvent, ListState, StoredEntry
 from .present import paths
 from .present.catalogue import t
 from .present.links import Links
-from .present.view import EntryView, linked_html
+from .present.view import EntryView, linked_html, section_label
 from .present.view import attr_html as escape  # the one escaping rule (view.py)
 from .untrusted import redact, xml_safe
 from .urls import safe_link
@@ -201,13 +201,18 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
     return "".join(parts)
 
 
-def search_page(q: str, results: Sequence[StoredEntry], links: Links, lang: str = "en") -> str:
-    """Return the search results page."""
+def search_page(
+    q: str, results: Sequence[StoredEntry], links: Links, lang: str = "en", problem: str = ""
+) -> str:
+    """Return the search results page (with `problem`: the form and what was wrong)."""
     title = _t(lang, "page_search_title", q=q) if q else _t(lang, "page_search")
     out = [_head(title, [], lang)]
     out.append(f"<header><h1>{_a(links.page(), _t(lang, 'page_title'))}</h1>")
     out.append(_search_form(links.base, q, lang) + "</header>")
-    if not q:
+    if problem:
+        said = _t(lang, "page_bad_query", problem=escape(problem))
+        out.append(f'<p class="failing" role="alert">{said}</p>')
+    elif not q:
         out.append(f'<p class="meta">{_t(lang, "page_hint")}</p>')
     if q and not results:
         out.append(f"<p>{_t(lang, 'page_no_match', q=escape(q))}</p>")
@@ -217,7 +222,7 @@ def search_page(q: str, results: Sequence[StoredEntry], links: Links, lang: str 
         for result in results:
             entry = result.entry
             # Every section the entry stands in, "A › B | C".
-            label = " | ".join(" › ".join(s) for s in entry.all_sections if s)
+            label = section_label(entry.all_sections)
             view = EntryView(entry, result.card, result.link)
             out.append(_entry_item(view, lang, label)[:-5])
             added = _t(lang, "page_added", date=escape(result.first_date[:10]))

@@ -3,6 +3,7 @@ and the command line, so a hostile query gets a clear answer instead of a slow o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from .errors import DltbotError
@@ -48,6 +49,11 @@ def match_words(query: str) -> list[str]:
     match_clause); the static export's search.js implements it over the same text
     (Storage.match_texts)."""
     return [folded for word in query.split() if (folded := word.casefold())][:MAX_WORDS]
+
+
+def section_text(sections: Sequence[Sequence[str]]) -> str:
+    """An entry's heading paths as the matching rule reads them ("A > B | C")."""
+    return " | ".join(" > ".join(section) for section in sections)
 
 
 @cache

@@ -73,8 +73,12 @@ def lock_database(db_path: Path) -> IO[str]:
 class Service:
     """The running service's parts, started and stopped in a fixed order."""
 
-    def __init__(self, config: Config, db_path: Path, serve: bool = True) -> None:
+    def __init__(
+        self, config: Config, db_path: Path, serve: bool = True, pacing: Any = None
+    ) -> None:
+        """`pacing`: the bot's push.Pacing (tests scale Telegram's limits down)."""
         self.config = config
+        self.pacing = pacing
         # False: `dltbot bot` — no web server, no enrichment, lists synced only by /sync
         # (or by `dltbot sync` from cron); the bot and delivery run as in `dltbot run`.
         self.serve = serve
@@ -200,7 +204,11 @@ class Service:
         def sync_from_bot() -> str:  # /sync, in a worker thread: the service's own jobs
             return asyncio.run_coroutine_threadsafe(self.sync_now(), loop).result()
 
-        self.application = build_application(self.config, storage, sync_from_bot, self.hold)
+        from .bot.push import Pacing
+
+        self.application = build_application(
+            self.config, storage, sync_from_bot, self.hold, self.pacing or Pacing()
+        )
         self.sender = self.application.bot_data.sender
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 

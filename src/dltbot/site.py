@@ -406,9 +406,15 @@ class Site:
 
     def search_page(self, q: str | None, lang: str = "en") -> Document:
         """Return the HTML search results page (the form and a hint when q is empty)."""
-        q = check_words("q", q) if q is not None and q.strip() else None
+        lang = "zh" if lang == "zh" else "en"
+        try:
+            q = check_words("q", q) if q is not None and q.strip() else None
+        except BadRequestError as error:
+            # A person typed it: the page again, saying what is wrong (still a 400).
+            body = page.search_page("", [], self.links, lang, problem=str(error))
+            return Document(body.encode(), HTML, status=400)
         results = self.storage.search(q, limit=50) if q else []
-        body = page.search_page(q or "", results, self.links, "zh" if lang == "zh" else "en")
+        body = page.search_page(q or "", results, self.links, lang)
         return Document(body.encode(), HTML)
 
     def search_json(self, q: str | None, list_name: str | None = None) -> Document:

@@ -51,13 +51,18 @@ def served(repo: GitRepo, tmp_path: Path) -> Iterator[Server]:
         "/lists/dlt/archive/%D9%A1.atom",
         "/api/search?q=" + "+".join("a" * 13),
         "/api/search?q=" + "x" * 201,
+        "/search?q=" + "+".join("w" * 13),
     ],
 )
 def test_hostile_queries_get_a_400_naming_the_parameter(served: Server, path: str) -> None:
     status, headers, body = served.get(path)
     assert status == 400, (path, status, body)
-    assert headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert body.startswith(b"bad request: ")
+    if path.startswith("/search?"):  # a person's page: the form again, saying what is wrong
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert b'role="alert">That search cannot be run (q: ' in body
+    else:
+        assert headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert body.startswith(b"bad request: ")
     assert served.get("/healthz")[0] == 200  # and the server lives on
 
 

@@ -26,7 +26,7 @@ from ..storage import Storage
 from . import browse, handlers, subs
 from .context import CONTEXT_TYPES, BotData
 from .flow import PerChatOrder, Replies, UserLimit
-from .push import Sender
+from .push import REAL_PACING, Pacing, Sender
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,11 @@ COMMANDS = {
 
 
 def build_application(
-    config: Config, storage: Storage, run_sync: Callable[[], str], hold: Hold | None = None
+    config: Config,
+    storage: Storage,
+    run_sync: Callable[[], str],
+    hold: Hold | None = None,
+    pacing: Pacing = REAL_PACING,
 ) -> BotApp:
     """Return the bot, wired to storage. Its sender (bot_data.sender) is run by the service,
     which also fans new additions out into the outbox."""
@@ -64,7 +68,10 @@ def build_application(
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(
             AIORateLimiter(
-                overall_max_rate=25, overall_time_period=1, group_max_rate=20, group_time_period=60
+                overall_max_rate=25,
+                overall_time_period=pacing.scale,
+                group_max_rate=20,
+                group_time_period=60 * pacing.scale,
             )
         )
         .post_init(post_init)
@@ -84,9 +91,9 @@ def build_application(
     data.sync = run_sync
     # Pushes link the page and the feed when the public address is known (`dltbot run` sets
     # its own; `dltbot bot` has one only with feed.base_url).
-    data.sender = Sender(storage, application.bot, data.links)
-    data.replies = Replies(application.bot)
-    data.limit = UserLimit()
+    data.sender = Sender(storage, application.bot, data.links, pacing=pacing)
+    data.replies = Replies(application.bot, scale=pacing.scale)
+    data.limit = UserLimit(rate=1.0 / pacing.scale)  # a token a second (scaled: tests)
     # First, for every update: one user's flood is slowed down before it costs anything.
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     both = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS

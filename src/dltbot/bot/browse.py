@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 
 from ..models import Card, Entry
 from ..present.catalogue import pick_lang, t
-from ..present.view import EntryView, entry_html
+from ..present.view import EntryView, entry_html, section_label
 from ..storage import Storage
 from ..untrusted import shorten
 from ..urls import safe_link
@@ -186,7 +186,7 @@ def sections_page(storage: Storage, query_id: int, page: int, lang: str, chat_id
     shown = rows[page * SECTIONS_PAGE : (page + 1) * SECTIONS_PAGE]
     buttons = []
     for number, (name, path, count) in enumerate(shown, start=page * SECTIONS_PAGE):
-        label = " › ".join(([name] if named else []) + list(path)) or "—"
+        label = section_label([([name] if named else []) + list(path)]) or "—"
         # The button names a row of this very listing (its list, path and page).
         buttons.append(button(f"{shorten(label, 40)} ({count})", f"c:{query_id}:{number}:0"))
     keyboard = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -219,7 +219,7 @@ def section_entries(
         name, path, limit=SECTION_PAGE, offset=page * SECTION_PAGE
     )
     first, last = page * SECTION_PAGE + 1, page * SECTION_PAGE + len(entries)
-    heading = " › ".join(([name] if not one_list(storage) else []) + list(path)) or "—"
+    heading = section_label([([name] if not one_list(storage) else []) + list(path)]) or "—"
     count = t(lang, "section_count", first=first, last=last, total=total)
     text = f"<b>{esc(heading)}</b> ({count})\n\n{entries_html(entries, lang, with_list=False)}"
     paging = []
@@ -258,7 +258,7 @@ def _article(
         id=hashlib.sha1(f"{list_name}:{entry.identity}".encode()).hexdigest()[:32],
         title=entry.title[:200] or entry.url,
         description=(
-            " › ".join(entry.section)
+            section_label([entry.section])
             + (" — " + EntryView(entry, card).authors() if card else "")
             + " — "
             + entry.description

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..models import Delivery
 from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
 from ..present.links import Links
-from ..present.view import entry_html
+from ..present.view import entry_html, section_label
 from ..untrusted import shorten
 
 
@@ -23,7 +23,7 @@ class Push:
 
 def _heading(row: Delivery, lists: int) -> str:
     parts = ([row.list] if lists > 1 else []) + list(row.entry.section)
-    return shorten(" › ".join(parts), META_LIMIT) if parts else ""
+    return shorten(section_label([parts]), META_LIMIT) if parts else ""
 
 
 def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | None) -> Push:

@@ -95,9 +95,10 @@ class Replies:
     """One queue and one worker per chat: send() returns at once, the worker sends in order,
     waits out RetryAfter and gives up (logged) on other errors."""
 
-    def __init__(self, bot: Bot, attempts: int = 5) -> None:
+    def __init__(self, bot: Bot, attempts: int = 5, scale: float = 1.0) -> None:
         self.bot = bot
         self.attempts = attempts
+        self.scale = scale  # push.Pacing.scale: how long a RetryAfter is waited out
         self._queues: dict[int, asyncio.Queue[tuple[str, Any, int | None]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._closing = False
@@ -135,7 +136,7 @@ class Replies:
                 if attempt == self.attempts:
                     log.warning("reply to chat %s dropped: still rate-limited", chat_id)
                     return
-                await asyncio.sleep(retry_seconds(error))
+                await asyncio.sleep(retry_seconds(error) * self.scale)
             except TelegramError as error:
                 log.warning("reply to chat %s failed: %s", chat_id, error.message)
                 return

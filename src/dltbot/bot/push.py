@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, LinkPreviewOptions
@@ -27,9 +28,31 @@ from .compose import compose_push
 
 log = logging.getLogger(__name__)
 
-PRIVATE_INTERVAL = 1.05  # seconds between messages to one private chat
-GROUP_INTERVAL = 3.05  # groups and channels: at most 20 a minute
-OVERALL_RATE = 25.0  # messages a second, all chats together (Telegram allows about 30)
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Telegram's limits, as dltbot keeps under them. `scale` shrinks every interval alike:
+    tests run the bot (and the fake Bot API, which enforces the same limits scaled) at full
+    speed; production keeps 1."""
+
+    scale: float = 1.0  # also what a RetryAfter's wait is multiplied by
+
+    @property
+    def private(self) -> float:  # seconds between messages to one private chat
+        return 1.05 * self.scale
+
+    @property
+    def group(self) -> float:  # groups and channels: at most 20 a minute
+        return 3.05 * self.scale
+
+    @property
+    def overall(self) -> float:  # seconds between any two messages: 25 a second in all
+        return self.scale / 25.0  # (Telegram allows about 30)
+
+
+REAL_PACING = Pacing()
+
+
 # Telegram refused: 2 s, 4 s, … up to 5 min, parked with its error after 6 attempts.
 # Telegram unreachable: the same waits, never parked (nothing is wrong with the rows).
 RETRY = Retry(first=2.0, cap=300.0, park_after=6)
@@ -44,8 +67,10 @@ class Sender:
         bot: Bot,
         links: Links | None = None,
         clock: Callable[[], float] = time.time,
+        pacing: Pacing = REAL_PACING,
     ) -> None:
         self.storage = storage
+        self.pacing = pacing
         self.links = links  # the public address, for the page and feed links of pushes
         self.bot = bot
         self.clock = clock
@@ -79,10 +104,11 @@ class Sender:
         # would allow a burst on top of the steady rate).
         now = self.clock()
         slot = max(now, self.next_slot)
-        self.next_slot = slot + 1.0 / OVERALL_RATE
+        self.next_slot = slot + self.pacing.overall
         if slot > now:
             await asyncio.sleep(slot - now)
-        self.next_ok[chat_id] = self.clock() + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
+        pace = self.pacing.private if chat_id > 0 else self.pacing.group
+        self.next_ok[chat_id] = self.clock() + pace
         try:
             await self.bot.send_message(
                 chat_id,
@@ -92,7 +118,7 @@ class Sender:
                 message_thread_id=thread_id or None,
             )
         except RetryAfter as error:
-            wait = retry_seconds(error)
+            wait = retry_seconds(error) * self.pacing.scale
             log.warning("chat %s: Telegram asks to wait %.0fs", chat_id, wait)
             self.storage.retry_chat_after(chat_id, self.clock() + wait)
             self.next_ok[chat_id] = self.clock() + wait

@@ -31,13 +31,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "list_links": {"en": "{page} · {feed}", "zh": "{page} · {feed}"},
     "lists_summary": {
         "en": "📚 I follow {count} lists ({entries} entries): /lists shows them, ten a page.",
-        "zh": "📚 我关注 {count} 个列表（共 {entries} 个条目）：/lists 每页显示十个。",
+        "zh": "📚 我关注{count}个列表（共{entries}个条目）：/lists 每页显示十个。",
     },
     "lists_page": {
         "en": "Lists {first}–{last} of {count}",
-        "zh": "列表 {first}–{last}，共 {count} 个",
+        "zh": "列表{first}–{last}，共{count}个",
     },
-    "and_more": {"en": "and {count} more (/lists)", "zh": "等，另有 {count} 个（/lists）"},
+    "and_more": {"en": "and {count} more (/lists)", "zh": "等，另有{count}个（/lists）"},
     "button_lists": {"en": "📚 Lists", "zh": "📚 列表"},
     "no_lists": {
         "en": "No list has been synced yet.",
@@ -297,6 +297,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "page_bad_query": {
+        "en": "That search cannot be run ({problem}): use fewer or shorter words.",
+        "zh": "无法执行该搜索（{problem}）：请使用更少或更短的词。",
+    },
     "page_index_failed": {
         "en": "The search index (search-index.json) could not be read",
         "zh": "无法读取搜索索引（search-index.json）",

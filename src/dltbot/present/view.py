@@ -95,7 +95,7 @@ class EntryView:
 
     @property
     def section(self) -> str:
-        return " › ".join(self.entry.section)
+        return section_label([self.entry.section])
 
     def authors(self, most: int = AUTHORS_SHOWN) -> str:
         """ "A, B, C et al." (at most `most` names)."""

@@ -23,6 +23,7 @@ from ..models import (
     StoredEntry,
     StoredEvent,
 )
+from ..query import section_text
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -217,7 +218,7 @@ class Connection:
 
 def entry_values(entry: Entry) -> tuple[Any, ...]:
     """The entries columns from identity to extra_links, then other_sections, text_links."""
-    text = " | ".join(" > ".join(section) for section in entry.all_sections)
+    text = section_text(entry.all_sections)
     return (
         entry.identity,
         entry.url,
