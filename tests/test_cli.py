@@ -126,8 +126,33 @@ def test_text_output_and_lists(synced: tuple[Path, list[str]]) -> None:
         2,
         None,
     )
+    # Nothing found: exit 1, from search and random alike.
     missing = dltbot("search", "zzzz", "--db", str(db))
-    assert (missing.returncode, missing.stdout, missing.stderr) == (0, "", "no match\n")
+    assert (missing.returncode, missing.stdout, missing.stderr) == (1, "", "no match\n")
+    none = dltbot("random", "--section", "zzzz", "--db", str(db))
+    assert (none.returncode, none.stdout, none.stderr) == (1, "", "no entries\n")
+    assert dltbot("search", "zzzz", "--json", "--db", str(db)).returncode == 1
+
+
+def test_near_misses_and_a_bare_command_line_are_helped() -> None:
+    bare = dltbot()
+    assert bare.returncode == 2 and "COMMAND" in bare.stdout and "search" in bare.stdout
+    typo = dltbot("--db", "/nowhere.sqlite3", "serach", "x")
+    assert typo.returncode == 2
+    assert typo.stderr == (
+        "dltbot: error: no command 'serach'; did you mean 'search'? (dltbot --help lists them)\n"
+    )
+    assert "did you mean" not in dltbot("frobnicate").stderr
+    assert dltbot("--version").returncode == 0
+
+
+def test_links_says_to_enrich_when_nothing_was_checked(
+    synced: tuple[Path, list[str]],
+) -> None:
+    db, _ = synced
+    result = dltbot("links", "--db", str(db))
+    assert result.stdout.startswith("unchecked ")
+    assert "run `dltbot enrich`" in result.stderr
 
 
 def test_sync_with_config_and_data_dir(repo: GitRepo, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ words a user typed, and who may change a chat's settings."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -11,7 +10,7 @@ from telegram.constants import ChatType
 
 from ..models import StoredEntry
 from ..present.catalogue import pick_lang, t
-from ..present.view import entry_html
+from ..present.view import entry_html, telegram_html
 from ..query import MAX_CHARS, MAX_WORDS, BadRequestError, check_words
 from ..storage import Storage
 from .context import Context
@@ -54,8 +53,7 @@ def thread_of(update: Update) -> int:
     return 0
 
 
-def esc(text: str) -> str:
-    return html.escape(text, quote=False)
+esc = telegram_html  # the Telegram escaper, as the bot's handlers call it
 
 
 def checked_words(name: str, text: str) -> str | None:

@@ -4,14 +4,13 @@ Pure: the sender gives it the pending rows and sends what it returns."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import Delivery
 from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
 from ..present.links import Links
-from ..present.view import entry_html, section_label
+from ..present.view import entry_html, section_label, telegram_html, telegram_link
 from ..untrusted import shorten
 
 
@@ -59,7 +58,7 @@ def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | 
             shown.append(item_html)
             taken.append(row)
             used += size
-        title = f"<b>{html.escape(heading)}</b>\n" if heading else ""
+        title = f"<b>{telegram_html(heading)}</b>\n" if heading else ""
         blocks.append(title + "\n\n".join(shown))
         if taken[-1] is not members[-1]:
             break
@@ -67,9 +66,9 @@ def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | 
     kind = {"daily": "push_daily", "weekly": "push_weekly"}.get(mode, "push_new")
     header = [f"<b>{t(lang, kind, n=len(taken))}</b>", date]
     if one_list:
-        header.append(html.escape(one_list))
+        header.append(telegram_html(one_list))
     if len(filters) == 1 and (words := next(iter(filters))):
-        header.append(t(lang, "push_filter", words=html.escape(shorten(words, 60))))
+        header.append(t(lang, "push_filter", words=telegram_html(shorten(words, 60))))
     more = len(rows) - len(taken)
     tail = [t(lang, "push_more", n=more)] if more else []
     text = "\n\n".join([" · ".join(header), *blocks, "\n".join([*tail, footer[0]])])
@@ -84,6 +83,6 @@ def _footer(lang: str, links: Links | None, one_list: str | None) -> tuple[str, 
         page = links.list_page(one_list) if one_list else links.page()
         feed = links.feed(one_list)
         for label, url in ((t(lang, "push_page"), page), (t(lang, "push_feed"), feed)):
-            parts.append((f'<a href="{html.escape(url, quote=True)}">{label}</a>', label))
+            parts.append((telegram_link(url, label), label))
     parts.append(("/subscriptions", "/subscriptions"))
     return " · ".join(p[0] for p in parts), " · ".join(p[1] for p in parts)

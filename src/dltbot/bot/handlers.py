@@ -15,9 +15,9 @@ from telegram.ext import ApplicationHandlerStop
 from ..models import ListState
 from ..present.catalogue import t
 from ..present.links import Links, commit_url
+from ..present.view import telegram_link
 from ..storage import Storage
 from ..untrusted import clean_line, redact, shorten
-from ..urls import safe_link
 from . import browse, subs
 from .browse import Answer
 from .common import (
@@ -57,12 +57,6 @@ async def throttle(update: Update, context: Context) -> None:
 # --- first contact -----------------------------------------------------------------------
 
 
-def _link(url: str | None, label: str) -> str:
-    """An HTML link when url is http(s), else the label alone."""
-    safe = safe_link(url, ("http", "https")) if url else None
-    return f'<a href="{esc(safe)}">{label}</a>' if safe else label
-
-
 LISTS_PAGE = 10  # lists a message (a page of /lists); more and /start summarises
 HELP_NAMES = 20  # list names /help spells out
 
@@ -70,11 +64,11 @@ HELP_NAMES = 20  # list names /help spells out
 def _list_line(storage: Storage, state: ListState, lang: str, links: Links | None) -> str:
     """One list: name (linked to its repository), entries, last update, page and feed."""
     date = (storage.last_commit_date(state.id) or state.last_sync_at or "?")[:10]
-    name = _link(state.repo, f"<b>{esc(shorten(state.name, 80))}</b>")
+    name = telegram_link(state.repo, f"<b>{esc(shorten(state.name, 80))}</b>")
     line = t(lang, "list_line", name=name, entries=storage.entry_count(state.id), date=date)
     if links is not None:
-        page = _link(links.list_page(state.name), t(lang, "push_page"))
-        feed = _link(links.feed(state.name), t(lang, "push_feed"))
+        page = telegram_link(links.list_page(state.name), t(lang, "push_page"))
+        feed = telegram_link(links.feed(state.name), t(lang, "push_feed"))
         line += "\n    " + t(lang, "list_links", page=page, feed=feed)
     return line
 

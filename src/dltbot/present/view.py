@@ -32,6 +32,19 @@ def attr_html(value: str) -> str:
     return html.escape(xml_safe(value), quote=True)
 
 
+def telegram_html(text: str) -> str:
+    """Escape text for Telegram's HTML parse mode: the other of the two escapers (it knows
+    only &lt; &gt; &amp; &quot;, and needs no more)."""
+    return html.escape(text, quote=False)
+
+
+def telegram_link(url: str | None, label: str) -> str:
+    """A Telegram HTML link when url is http(s) (all Telegram follows), else the label alone
+    (`label` is Telegram HTML already)."""
+    href = safe_link(url, ("http", "https")) if url else None
+    return f'<a href="{html.escape(href, quote=True)}">{label}</a>' if href else label
+
+
 def link_html(url: str | None, text: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """A link when the URL may be followed, else the text alone."""
     href = safe_link(url, schemes) if url else None
@@ -184,24 +197,24 @@ def entry_html(
         meta.append(t(lang, "added", date=added[:10]))
     link = view.link
     if link is None:  # javascript:, tg:, relative…: shown as text, never as a link
-        html_text = f"• {html.escape(title)}"
+        html_text = f"• {telegram_html(title)}"
     else:
-        html_text = f'• <a href="{html.escape(link, quote=True)}">{html.escape(title)}</a>'
+        html_text = "• " + telegram_link(link, telegram_html(title))
     plain = f"• {title}"
     lines = []  # (plain text, its HTML)
     if meta:
         line = shorten(" · ".join(meta), META_LIMIT)
-        lines.append((line, f"<i>{html.escape(line)}</i>"))
+        lines.append((line, f"<i>{telegram_html(line)}</i>"))
     if authors := view.authors():
         line = "👤 " + shorten(authors, META_LIMIT)
-        lines.append((line, html.escape(line)))
+        lines.append((line, telegram_html(line)))
     if entry.description and description_limit:
         shown = linked_html(
-            entry.description, entry.text_links, description_limit, html.escape, rel=False
+            entry.description, entry.text_links, description_limit, telegram_html, rel=False
         )
         lines.append((shorten(entry.description, description_limit), shown))
     if abstract and (gist := first_sentences(view.abstract())):
-        lines.append((gist, html.escape(gist)))
+        lines.append((gist, telegram_html(gist)))
     for line, shown in lines:
         html_text += "\n" + shown
         plain += "\n" + line
