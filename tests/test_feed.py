@@ -233,6 +233,7 @@ def test_links_inside_descriptions_stay_links(repo: GitRepo, tmp_path: Path) -> 
     hostile link text stays text."""
     from dltbot.present.data import entry_json
     from dltbot.present.view import entry_html
+    from dltbot.untrusted import shorten
 
     text = (
         "# L\n\n## S\n\n- [Paper](https://p.org) code [on GitHub](https://github.com/o/r), "
@@ -257,8 +258,11 @@ def test_links_inside_descriptions_stay_links(repo: GitRepo, tmp_path: Path) -> 
     html, plain = entry_html(stored.entry)
     assert html.endswith('\ncode <a href="https://github.com/o/r">on GitHub</a>, see 1 &lt; 2 too')
     assert plain.endswith("\ncode on GitHub, see 1 < 2 too")
-    # Cut inside the link: what is left of it is still the link.
+    # Cut inside the link, at a word: what is left of it is still the link.
     html, plain = entry_html(stored.entry, description_limit=10)
-    assert html.endswith('\ncode <a href="https://github.com/o/r">on G</a>…')
-    assert plain.endswith("\ncode on G…")
+    assert html.endswith('\ncode <a href="https://github.com/o/r">on</a>…')
+    assert plain.endswith("\ncode on…")
+    # No space near the end (Chinese): cut where the limit falls.
+    assert shorten("深度学习的泛化之谜与优化", 6) == "深度学习的…"
+    assert shorten("one two three four five", 16) == "one two three…"
     storage.close()
