@@ -8,6 +8,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__, gitsource, logfilter
+from . import __version__, gitsource, logfilter, papers
 from .config import DEFAULT_PATH, Config, FeedConfig, ListConfig, load_config, parse_listen
 from .errors import ConfigError, DltbotError
 from .listparse import parse_entries
@@ -25,7 +26,7 @@ from .models import EVENT_KINDS, LINK_STATUSES, EventKind, StoredEntry, StoredEv
 from .present import paths
 from .present.data import entry_json, event_json, result_json
 from .present.view import EntryView, section_label
-from .query import check_words, match_words, section_text
+from .query import check_words, under_section
 from .storage import Storage
 from .sync import Progress, event_counts, sync_all
 from .untrusted import redact, shorten, terminal_safe
@@ -180,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     entries.add_argument("--section", help="only under headings holding these words")
     entries.add_argument("--json", action="store_true", help="one JSON object per line")
     entries.set_defaults(func=cmd_entries)
+
+    papers = command("papers", "Show each paper once, with every list and section it is in.")
+    papers.add_argument("--list", help="only papers this list holds")
+    papers.add_argument("--json", action="store_true", help="one JSON object per line")
+    papers.set_defaults(func=cmd_papers)
+
+    bib = command("bib", "Write the BibTeX of a list's papers (and its other entries).")
+    bib.add_argument("--list", help="only this list")
+    bib.add_argument("--section", help="only under headings holding these words")
+    bib.add_argument("--since", metavar="DATE", help="only entries added on or after (YYYY-MM-DD)")
+    bib.add_argument("--out", metavar="FILE", type=Path, help="write here (default: stdout)")
+    bib.set_defaults(func=cmd_bib)
 
     lists = command("lists", "Show each list's sync status.")
     lists.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -384,21 +397,68 @@ def cmd_entries(args: argparse.Namespace) -> int:
     """Print the current entries of one list or all, in list order."""
     section = check_words("--section", args.section)
     with _open_storage(args) as storage:
-        names = [state.name for state in storage.list_states()]
-        if args.list and args.list not in names:
-            raise DltbotError(f"--list {args.list}: no such list in the database")
-        found = [e for name in ([args.list] if args.list else names) for e in storage.entries(name)]
-    if section:
-        # As `random --section` reads it: every word in any of the entry's heading paths.
-        words = match_words(section)
-        found = [
-            e
-            for e in found
-            if all(w in section_text(e.entry.all_sections).casefold() for w in words)
-        ]
-    for result in found:
+        found = _current(args, storage)
+    for result in under_section(found, section):
         _print_entry(result, args.json)
     return 0
+
+
+def _current(args: argparse.Namespace, storage: Storage) -> list[StoredEntry]:
+    """The current entries of --list (or of every list), in list order."""
+    names = [state.name for state in storage.list_states()]
+    if args.list and args.list not in names:
+        raise DltbotError(f"--list {args.list}: no such list in the database")
+    return [e for name in ([args.list] if args.list else names) for e in storage.entries(name)]
+
+
+def cmd_papers(args: argparse.Namespace) -> int:
+    """Print each paper once: key, title, authors, year, venue, links, where it stands."""
+    with _open_storage(args) as storage:
+        everything = [e for s in storage.list_states() for e in storage.entries(s.name)]
+        if args.list:
+            _current(args, storage)  # the list must exist
+    found = papers.group(everything)
+    if args.list:
+        found = [p for p in found if any(e.list == args.list for e in p.entries)]
+    for paper in found:
+        if args.json:
+            _print_json(paper.to_json())
+            continue
+        data = paper.to_json()
+        authors = ", ".join(data["authors"][:3]) + (" et al." if len(data["authors"]) > 3 else "")
+        facts = " · ".join(part for part in (authors, data["year"], data["venue"]) if part)
+        print(terminal_safe(f"{paper.key}  {paper.title}"))
+        if facts:
+            print(terminal_safe(f"  {facts}"))
+        for name, section in paper.places():
+            print(terminal_safe(f"  in {name}" + (f" › {section}" if section else "")))
+    if not found:
+        print("no papers", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bib(args: argparse.Namespace) -> int:
+    """Write BibTeX of the current entries (papers once each)."""
+    from .bib import bibtex
+
+    section = check_words("--section", args.section)
+    since = args.since or ""
+    if since and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
+        raise DltbotError(f"--since {since!r}: a date as YYYY-MM-DD")
+    with _open_storage(args) as storage:
+        found = _current(args, storage)
+    found = [e for e in under_section(found, section) if e.first_date[:10] >= since]
+    text = bibtex(found)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise DltbotError(f"--out {args.out}: {error.strerror or error}") from error
+        print(f"dltbot: wrote {len(found)} entries to {args.out}", file=sys.stderr)
+    return 0 if found else 1
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

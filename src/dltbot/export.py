@@ -30,6 +30,8 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
                 documents[ref.path] = site.digest(ref.list_name, ref.period, ref.fmt)
             else:
                 documents[ref.path] = site.feed(ref.list_name, fmt=ref.fmt)
+        if name is not None:  # BibTeX for a reference manager, as the server has it
+            documents[paths.bib(name)] = site.bib(name)
         for number in range(site.archive_count(name)):
             documents[paths.archive(name, number)] = site.archive(name, number)
     written = 0

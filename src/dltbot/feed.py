@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from feedgen.ext.base import BaseExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from .models import FeedEvent
+from .papers import paper_json
 from .present.links import Format, Period, commit_url
 from .present.view import EntryView, attr_html, linked_html, section_label, text_html
 from .untrusted import xml_safe
@@ -29,6 +30,8 @@ EPOCH = "1970-01-01T00:00:00+00:00"
 _TAG = "tag:dltbot,2026:"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_DC_NS = "http://purl.org/dc/elements/1.1/"
+_PRISM_NS = "http://prismstandard.org/namespaces/basic/2.0/"
 _VERBS = {
     "added": "Added",
     "changed": "Changed",
@@ -48,8 +51,15 @@ class FeedItem:
     content_html: str
     published: str
     updated: str
-    author: str
+    author: str  # the committer: the entry's author, or its contributor when it is a paper's
     categories: tuple[str, ...] = ()
+    # A paper's record, for reference managers (Zotero's feed reader reads these): its own
+    # authors (each an <author>), its abstract (the summary), venue, date and DOI.
+    authors: tuple[str, ...] = ()
+    abstract: str = ""
+    venue: str = ""
+    paper_date: str = ""
+    doi: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,8 @@ def event_item(event: FeedEvent) -> FeedItem:
         content.append(f"<p>{text_html(' › '.join(entry.section))}</p>")
     content.append(f"<p>{_VERBS[event.kind]} in {summary} by {text_html(event.commit.author)}</p>")
     title = entry.title if event.kind == "added" else f"{_VERBS[event.kind]}: {entry.title}"
+    card = event.card if event.kind in ("added", "restored") else None
+    paper = paper_json(entry.url, card) if card is not None else None
     return FeedItem(
         id=tag_id(*parts),
         title=title,
@@ -112,6 +124,11 @@ def event_item(event: FeedEvent) -> FeedItem:
         updated=event.updated,
         author=event.commit.author or "unknown",
         categories=(section_label([entry.section]),) if entry.section else (),
+        authors=card.authors[:100] if card and card.source != "github" else (),
+        abstract=card.abstract if card and card.source != "github" else "",
+        venue=card.venue if card and card.source not in ("github", "arxiv") else "",
+        paper_date=card.published if card and card.source != "github" else "",
+        doi=(paper or {}).get("doi") or "",
     )
 
 
@@ -193,6 +210,7 @@ def render_atom(doc: FeedDoc) -> bytes:
     generator.generator("dltbot", uri="https://pypi.org/project/dltbot/")
     if doc.archive:
         generator.register_extension("history", _ArchiveExtension, atom=True, rss=False)
+    generator.register_extension("paper", _PaperNamespaces, _PaperFields)
     for item in doc.items:
         entry = generator.add_entry(order="append")
         entry.id(xml_safe(item.id))
@@ -202,9 +220,18 @@ def render_atom(doc: FeedDoc) -> bytes:
         entry.content(xml_safe(item.content_html), type="html")
         entry.published(_valid_date(item.published))
         entry.updated(_valid_date(item.updated))
-        entry.author({"name": xml_safe(item.author) or "unknown"})
+        committer = {"name": xml_safe(item.author) or "unknown"}
+        if item.authors:  # a paper: its authors are the entry's, the committer contributed
+            for name in item.authors:
+                entry.author({"name": xml_safe(name)})
+            entry.contributor(committer)
+        else:
+            entry.author(committer)
+        if item.abstract:
+            entry.summary(xml_safe(item.abstract))
         for category in item.categories:
             entry.category(term=xml_safe(category))
+        entry.paper.item = item
     data: bytes = generator.atom_str(pretty=True)
     return data
 
@@ -243,8 +270,10 @@ def render_rss(doc: FeedDoc) -> bytes:
         generator.websub.href = doc.hub
     generator.lastBuildDate(doc.updated)
     generator.generator("dltbot", uri="https://pypi.org/project/dltbot/")
+    generator.register_extension("paper", _PaperNamespaces, _PaperFields)
     for item in doc.items:
         entry = generator.add_entry(order="append")
+        entry.paper.item = item
         entry.guid(xml_safe(item.id), permalink=False)
         entry.title(xml_safe(item.title))
         if item.link:
@@ -267,7 +296,16 @@ def render_json(doc: FeedDoc) -> bytes:
         entry["content_html"] = item.content_html
         entry["date_published"] = _parse(item.published).isoformat()
         entry["date_modified"] = _parse(item.updated).isoformat()
-        entry["authors"] = [{"name": item.author}]
+        entry["authors"] = [{"name": name} for name in item.authors or (item.author,)]
+        if item.abstract:
+            entry["summary"] = item.abstract
+        if item.authors or item.doi:  # the paper's record (a JSON Feed extension)
+            entry["_paper"] = {
+                "doi": item.doi or None,
+                "venue": item.venue or None,
+                "date": item.paper_date or None,
+                "committer": item.author,
+            }
         if item.categories:
             entry["tags"] = list(item.categories)
         items.append(entry)
@@ -295,6 +333,42 @@ class _HubExtension(BaseExtension):  # type: ignore[misc]
         link.set("href", self.href)
         link.set("rel", "hub")
         return feed
+
+
+class _PaperNamespaces(BaseExtension):  # type: ignore[misc]
+    """The namespaces of a paper's fields (Dublin Core, PRISM), declared once per feed."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": _DC_NS, "prism": _PRISM_NS}
+
+
+class _PaperFields(BaseEntryExtension):  # type: ignore[misc]
+    """A paper's DOI (`dc:identifier`), venue and date (`prism:publicationName`,
+    `prism:publicationDate`), and in RSS its authors (`dc:creator`, one each)."""
+
+    item: FeedItem | None = None
+
+    def _extend(self, entry: Any, rss: bool) -> Any:
+        item = self.item
+        if item is None:
+            return entry
+        if rss:
+            for name in item.authors:
+                etree.SubElement(entry, f"{{{_DC_NS}}}creator").text = xml_safe(name)
+        if item.doi:
+            etree.SubElement(entry, f"{{{_DC_NS}}}identifier").text = f"doi:{xml_safe(item.doi)}"
+        if item.venue:
+            etree.SubElement(entry, f"{{{_PRISM_NS}}}publicationName").text = xml_safe(item.venue)
+        if item.paper_date:
+            date = xml_safe(item.paper_date)
+            etree.SubElement(entry, f"{{{_PRISM_NS}}}publicationDate").text = date
+        return entry
+
+    def extend_atom(self, entry: Any) -> Any:
+        return self._extend(entry, rss=False)
+
+    def extend_rss(self, entry: Any) -> Any:
+        return self._extend(entry, rss=True)
 
 
 class _ArchiveExtension(BaseExtension):  # type: ignore[misc]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from .feed import period_key
 from .models import FeedEvent, ListState, StoredEntry
+from .papers import coins
 from .present import paths
 from .present.catalogue import t
 from .present.links import Links
@@ -158,6 +159,7 @@ def index_page(
                 (links.feed(name, "json"), "JSON Feed"),
                 (links.digest(name, "daily"), _t(lang, "page_daily")),
                 (links.digest(name, "weekly"), _t(lang, "page_weekly")),
+                (links.bib(name), "BibTeX"),
             )
         )  # fmt: skip
         shown_events, older = _whole_days(events, limit)
@@ -197,6 +199,8 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
         shown = linked_html(view.entry.description, view.entry.text_links, 220, escape)
         parts.append(f'<p class="desc">{shown}</p>')
     parts.append(view.card_html(lang, abstract_limit=300))
+    if context := coins(view.entry.url, view.card):  # a reference manager saves it from here
+        parts.append(f'<span class="Z3988" title="{escape(context)}"></span>')
     parts.append("</li>")
     return "".join(parts)
 

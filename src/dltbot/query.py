@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from .errors import DltbotError
+from .models import StoredEntry
 from .untrusted import unsafe_char
 
 MAX_CHARS = 200
@@ -54,6 +55,17 @@ def match_words(query: str) -> list[str]:
 def section_text(sections: Sequence[Sequence[str]]) -> str:
     """An entry's heading paths as the matching rule reads them ("A > B | C")."""
     return " | ".join(" > ".join(section) for section in sections)
+
+
+def under_section(entries: Sequence[StoredEntry], section: str | None) -> list[StoredEntry]:
+    """The entries under headings holding every word of `section` (any of an entry's heading
+    paths; case-folded), as `random --section` and `?section=` read it."""
+    if not section:
+        return list(entries)
+    words = match_words(section)
+    return [
+        e for e in entries if all(w in section_text(e.entry.all_sections).casefold() for w in words)
+    ]
 
 
 @cache

@@ -33,7 +33,13 @@ from .present import paths
 from .present.data import result_json
 from .present.links import Format, Links, Period
 from .present.view import section_label
-from .query import BadRequestError, check_words, fold_table, parse_page_number
+from .query import (
+    BadRequestError,
+    check_words,
+    fold_table,
+    parse_page_number,
+    under_section,
+)
 from .storage import Storage
 from .untrusted import redact, shorten
 from .urls import safe_link
@@ -61,6 +67,7 @@ JSON = "application/json; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
+BIBTEX = "application/x-bibtex; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
 DESCRIPTION_SHOWN = 300  # characters of a description the static search shows (all match)
 
@@ -416,6 +423,24 @@ class Site:
         results = self.storage.search(q, limit=50) if q else []
         body = page.search_page(q or "", results, self.links, lang)
         return Document(body.encode(), HTML)
+
+    def bib(self, name: str, section: str | None = None, q: str | None = None) -> Document:
+        """Return the BibTeX of a list's current entries (under `section`, matching `q`)."""
+        self._check_list(name)
+        section = check_words("section", section)
+        q = check_words("q", q)
+        return self._cached(
+            ("bib", name, section or "", q or ""), lambda: self._bib(name, section, q)
+        )
+
+    def _bib(self, name: str, section: str | None, q: str | None) -> Document:
+        from .bib import bibtex  # bibtexparser loads only for those who ask
+
+        entries = under_section(self.storage.entries(name), section)
+        if q:
+            wanted = {r.entry.identity for r in self.storage.search(q, name, limit=100_000)}
+            entries = [e for e in entries if e.entry.identity in wanted]
+        return Document(bibtex(entries).encode(), BIBTEX)
 
     def search_json(self, q: str | None, list_name: str | None = None) -> Document:
         """Return search results as JSON: the same objects as `dltbot search --json`."""

@@ -235,6 +235,15 @@ async def archive(request: web.Request) -> web.Response:
     return respond(request, document, max_age=86400)
 
 
+async def bib(request: web.Request) -> web.Response:
+    """A list's BibTeX (?section=, ?q= narrow it), for a reference manager."""
+    query = request.query
+    render = partial(
+        _site(request).bib, request.match_info["name"], query.get("section"), query.get("q")
+    )
+    return respond(request, await _read(request, render, searching="q" in query))
+
+
 async def opml(request: web.Request) -> web.Response:
     """Every feed, for import into a reader."""
     return respond(request, await _read(request, _site(request).opml))
@@ -411,7 +420,9 @@ def build_app(
         (paths.ROUTE_FEED, feed),
         (paths.ROUTE_ARCHIVE, archive),
         (paths.ROUTE_LIST_FEED, feed),
+        (paths.ROUTE_LIST_BIB, bib),
         (paths.ROUTE_DIGEST, digest),
+        (paths.ROUTE_BIB, bib),
         (paths.ROUTE_LIST_ARCHIVE, archive),
         (paths.OPML, opml),
         (paths.SEARCH, search),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Card, Entry, LinkHealth, StoredEntry, StoredEvent
+from ..papers import paper_json
 from ..urls import safe_link
 
 
@@ -32,6 +33,8 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "occurrences": entry.occurrences,
         # Every heading path the URL stands under, the first one (`section`) included.
         "sections": [list(section) for section in entry.all_sections],
+        # The paper it links (any spelling of arXiv, a DOI, OpenReview, ACL), else null.
+        "paper": paper_json(entry.url, None),
     }
 
 
@@ -61,6 +64,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "author": event.commit.author,
         "summary": event.commit.summary,
         **card_json(event.card, event.link),
+        "paper": paper_json(event.entry.url, event.card),
     }
     if event.old is not None:
         data["old"] = {
@@ -80,4 +84,5 @@ def result_json(result: StoredEntry) -> dict[str, Any]:
         "added": result.first_date,
         "added_commit": result.first_commit,
         **card_json(result.card, result.link),
+        "paper": paper_json(result.entry.url, result.card),  # the card may name its DOI
     }

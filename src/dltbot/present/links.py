@@ -78,6 +78,9 @@ class Links:
     def archive(self, name: str | None, number: int) -> str:
         return self.url(paths.archive(name, number))
 
+    def bib(self, name: str) -> str:
+        return self.url(paths.bib(name))
+
     def opml(self) -> str:
         return self.url(paths.OPML)
 

@@ -25,6 +25,8 @@ ROUTE_LIST_FEED = "/lists/{name}/feed.{fmt}"
 ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
 ROUTE_ARCHIVE = "/archive/{number}.atom"
 ROUTE_LIST_ARCHIVE = "/lists/{name}/archive/{number}.atom"
+ROUTE_BIB = "/lists/{name}.bib"  # BibTeX of a list (also at its papers.bib, as exported)
+ROUTE_LIST_BIB = "/lists/{name}/papers.bib"
 ROUTE_HOOK = "/hooks/{forge}"  # POST: a forge's push webhook (dltbot run with webhooks.secret)
 TELEGRAM_HOOK = "/telegram/"  # + the secret: Telegram's webhook (telegram.webhook_url)
 ROUTE_TELEGRAM = TELEGRAM_HOOK + "{secret}"
@@ -48,6 +50,11 @@ def digest(name: str, period: str, fmt: str = "atom") -> str:
 def archive(name: str | None, number: int) -> str:
     """An RFC 5005 archive page of a feed."""
     return f"{list_prefix(name)}/archive/{number}.atom"
+
+
+def bib(name: str) -> str:
+    """A list's BibTeX, where the server and the static export both have it."""
+    return f"{list_prefix(name)}/papers.bib"
 
 
 def list_anchor(name: str) -> str:

@@ -1,0 +1,249 @@
+"""Papers, not links: one key for every spelling of a paper's link, one record across lists,
+`dltbot papers`, and BibTeX that reads back."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+from conftest import GitRepo, fixture_bundle
+
+from dltbot.bib import bibtex, citation_key, parse
+from dltbot.config import Config
+from dltbot.models import Card, CardState, Entry, ListSource, StoredEntry
+from dltbot.papers import group, paper_link
+from dltbot.site import Site
+from dltbot.storage import Storage
+from dltbot.sync import sync_list
+
+
+@pytest.mark.parametrize(
+    ("url", "key", "version"),
+    [
+        ("https://arxiv.org/abs/2404.19756", "arxiv:2404.19756", ""),
+        ("https://arxiv.org/abs/2404.19756v3", "arxiv:2404.19756", "v3"),
+        ("http://arxiv.org/pdf/2404.19756v2.pdf", "arxiv:2404.19756", "v2"),
+        ("https://arxiv.org/pdf/2404.19756", "arxiv:2404.19756", ""),
+        ("https://arxiv.org/html/2404.19756v1", "arxiv:2404.19756", "v1"),
+        ("https://export.arxiv.org/abs/2404.19756", "arxiv:2404.19756", ""),
+        ("https://ar5iv.labs.arxiv.org/html/2404.19756", "arxiv:2404.19756", ""),
+        ("https://ar5iv.org/abs/2404.19756", "arxiv:2404.19756", ""),
+        ("https://www.alphaxiv.org/abs/2404.19756", "arxiv:2404.19756", ""),
+        ("https://huggingface.co/papers/2404.19756", "arxiv:2404.19756", ""),
+        ("https://doi.org/10.48550/arXiv.2404.19756", "arxiv:2404.19756", ""),
+        ("https://arxiv.org/abs/math/0211159v1", "arxiv:math/0211159", "v1"),
+        ("https://arxiv.org/pdf/hep-th/9711200.pdf", "arxiv:hep-th/9711200", ""),
+        ("https://doi.org/10.1007/S10208-021-09522-X", "doi:10.1007/s10208-021-09522-x", ""),
+        ("http://dx.doi.org/10.1145/3446776", "doi:10.1145/3446776", ""),
+        ("https://openreview.net/forum?id=rJl-b3RcF7", "openreview:rJl-b3RcF7", ""),
+        ("https://openreview.net/pdf?id=rJl-b3RcF7", "openreview:rJl-b3RcF7", ""),
+        ("https://aclanthology.org/P19-1001/", "acl:P19-1001", ""),
+        ("https://aclanthology.org/2020.acl-main.1.pdf", "acl:2020.acl-main.1", ""),
+        ("https://www.aclweb.org/anthology/P19-1001.pdf", "acl:P19-1001", ""),
+    ],
+)
+def test_every_spelling_of_a_paper_has_its_key(url: str, key: str, version: str) -> None:
+    link = paper_link(url)
+    assert link is not None and (link.key, link.version) == (key, version)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://github.com/o/r", "https://arxiv.org/list/cs.LG/recent", "https://doi.org/nope",
+     "https://openreview.net/forum?id=", "javascript:alert(1)", "http://[::1", ""],
+)  # fmt: skip
+def test_what_is_not_a_paper_has_no_key(url: str) -> None:
+    assert paper_link(url) is None
+
+
+def test_the_seed_lists_arxiv_entries_are_papers(tmp_path: Path) -> None:
+    bundle = fixture_bundle("deeplearningtheory")
+    with Storage(tmp_path / "db.sqlite3") as storage:
+        sync_list(storage, ListSource("dlt", str(bundle)), tmp_path / "clones")
+        entries = storage.entries("dlt")
+    arxiv = [e for e in entries if "arxiv.org/" in e.entry.url]
+    papers = group(entries)
+    assert len(arxiv) >= 40 and all(paper_link(e.entry.url) for e in arxiv)
+    keys = [p.key for p in papers]
+    assert len(keys) == len(set(keys)) and sum(k.startswith("arxiv:") for k in keys) >= 40
+
+
+def stored(
+    list_name: str, url: str, title: str, section: str, card: Card | None = None
+) -> StoredEntry:
+    entry = Entry(url, url, title, "", (section,))
+    return StoredEntry(list_name, entry, 0, "abc", "2026-01-02T00:00:00+00:00", card)
+
+
+KAN = Card(source="arxiv", title="KAN: Kolmogorov-Arnold Networks",
+           authors=("Ziming Liu", "Max Tegmark"), published="2024-04-30", venue="cs.LG",
+           doi="10.1000/kan.2025")  # fmt: skip
+
+
+def test_one_paper_across_lists_and_spellings() -> None:
+    entries = [
+        stored("a", "https://arxiv.org/abs/2404.19756v2", "KAN", "Networks", KAN),
+        stored("b", "https://arxiv.org/pdf/2404.19756.pdf", "KAN paper", "New"),
+        # Its published version's DOI, named by the arXiv record: the same paper.
+        stored("c", "https://doi.org/10.1000/KAN.2025", "KAN (ICLR)", "Venues"),
+        stored("c", "https://github.com/KindXiaoming/pykan", "pykan", "Code"),
+    ]
+    papers = group(entries)
+    assert len(papers) == 1
+    paper = papers[0].to_json()
+    assert paper["key"] == "arxiv:2404.19756" and paper["doi"] == "10.1000/kan.2025"
+    assert paper["in"] == [{"list": "a", "section": "Networks"}, {"list": "b", "section": "New"},
+                           {"list": "c", "section": "Venues"}]  # fmt: skip
+    assert paper["versions"] == ["v2"] and paper["authors"] == ["Ziming Liu", "Max Tegmark"]
+
+
+def test_bibtex_reads_back_with_stable_unique_keys_and_hostile_text() -> None:
+    hostile = Card(source="page", title="A } broken { title % with \\ and _ & # $ ~ ^",
+                   authors=("Émile Borel",), published="2021-03-04",
+                   venue="Proceedings of the 38th ICML")  # fmt: skip
+    entries = [
+        stored("a", "https://arxiv.org/abs/2404.19756", "KAN", "Networks", KAN),
+        stored("a", "https://arxiv.org/abs/2404.19756v2", "KAN again", "Networks", KAN),
+        stored("a", "https://example.org/paper.html", "Hostile", "Papers", hostile),
+        stored("a", "https://example.org/other.html", "Hostile twin", "Papers", hostile),
+        stored("a", "https://github.com/o/r", "A repository {x}", "Code"),
+        stored("a", "https://arxiv.org/abs/2501.00001", "No card yet", "Papers"),
+    ]
+    text = bibtex(entries)
+    back = parse(text)
+    assert [e["ID"] for e in back] == [
+        "liu2024kan", "borel2021broken", "borel2021brokena", "repository2026", "no2026",
+    ]  # fmt: skip
+    kan = back[0]
+    assert (kan["ENTRYTYPE"], kan["eprint"], kan["archivePrefix"], kan["primaryClass"]) == (
+        "article",
+        "2404.19756",
+        "arXiv",
+        "cs.LG",
+    )
+    assert kan["doi"] == "10.1000/kan.2025" and kan["author"] == "Ziming Liu and Max Tegmark"
+    assert back[1]["ENTRYTYPE"] == "inproceedings" and "ICML" in back[1]["booktitle"]
+    assert (
+        back[1]["title"]
+        == r"{A \} broken \{ title \% with \textbackslash{} and \_ \& \# \$ \textasciitilde{} \textasciicircum{}}"
+    )
+    assert (
+        back[3]["ENTRYTYPE"] == "misc"
+        and back[3]["howpublished"] == r"\url{https://github.com/o/r}"
+    )
+    assert (
+        citation_key(("Vaswani, Ashish",), "2017", "Attention Is All You Need")
+        == "vaswani2017attention"
+    )
+    assert citation_key(("张三",), "2023", "深度学习") == "entry2023"
+
+
+def test_papers_command_and_the_bib_documents(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"README.md": "# L\n\n## Papers\n\n- [KAN](https://arxiv.org/abs/2404.19756)\n"
+                 "- [Adam](https://arxiv.org/abs/1412.6980v9) the optimizer\n"
+                 "- [Blog](https://example.org/blog) not a paper\n"}, "one")  # fmt: skip
+    other = GitRepo(tmp_path / "other")
+    other.commit(
+        {"README.md": "# M\n\n## New\n\n- [KAN v2](https://arxiv.org/pdf/2404.19756v2)\n"}, "m"
+    )
+    db = tmp_path / "db.sqlite3"
+    with Storage(db) as storage:
+        sync_list(storage, ListSource("l", str(repo.path)), tmp_path / "clones")
+        sync_list(storage, ListSource("m", str(other.path)), tmp_path / "clones")
+        identity = next(e.entry.identity for e in storage.entries("l") if e.entry.title == "KAN")
+        storage.save_card_states(
+            [CardState(identity, "https://arxiv.org/abs/2404.19756", KAN)], 0.0
+        )
+        site = Site(storage, Config())
+        document = site.bib("l", section="papers")
+        assert document.content_type.startswith("application/x-bibtex")
+        assert [e["ID"] for e in parse(document.body.decode())] == [
+            "liu2024kan",
+            "adam2024",
+            "blog2024",
+        ]
+        assert [e["ID"] for e in parse(site.bib("l", q="optimizer").body.decode())] == ["adam2024"]
+    cli = [sys.executable, "-m", "dltbot.cli"]
+    result = subprocess.run(
+        [*cli, "papers", "--db", str(db), "--json"], capture_output=True, text=True
+    )
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["key"] for row in rows] == ["arxiv:2404.19756", "arxiv:1412.6980"]
+    assert rows[0]["in"] == [{"list": "l", "section": "Papers"}, {"list": "m", "section": "New"}]
+    assert rows[0]["title"] == "KAN: Kolmogorov-Arnold Networks"
+    only_m = subprocess.run(
+        [*cli, "papers", "--db", str(db), "--list", "m"], capture_output=True, text=True
+    )
+    assert only_m.stdout.splitlines()[0].startswith("arxiv:2404.19756  KAN")
+    search = subprocess.run(
+        [*cli, "search", "optimizer", "--db", str(db), "--json"], capture_output=True, text=True
+    )
+    assert json.loads(search.stdout)["paper"] == {"key": "arxiv:1412.6980", "arxiv": "1412.6980",
+                                                  "doi": "10.48550/arxiv.1412.6980", "version": "v9"}  # fmt: skip
+    out = tmp_path / "papers.bib"
+    written = subprocess.run([*cli, "bib", "--db", str(db), "--list", "l", "--out", str(out)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert written.returncode == 0 and len(parse(out.read_text(encoding="utf-8"))) == 3
+
+
+def test_feeds_carry_a_papers_record_for_reference_managers(repo: GitRepo, tmp_path: Path) -> None:
+    """Zotero's feed reader maps <author>, <summary>, dc:identifier, prism:publicationName
+    and prism:publicationDate; RSS carries dc:creator per author, JSON Feed `authors`."""
+    import feedparser
+    from conftest import validate_atom
+
+    repo.commit({"README.md": "# L\n\n## Papers\n\n- [Start](https://start.org)\n"}, "one")
+    db = tmp_path / "db.sqlite3"
+    source = ListSource("l", str(repo.path))
+    published = Card(source="page", title="Deep learning: a statistical viewpoint",
+                     authors=("Peter L. Bartlett", "Andrea Montanari"), abstract="The remarkable success.",
+                     published="2021-03-04", venue="Acta Numerica", doi="10.1017/S0962492921000027")  # fmt: skip
+    with Storage(db) as storage:
+        sync_list(storage, source, tmp_path / "clones")
+        repo.commit({"README.md": "# L\n\n## Papers\n\n- [Start](https://start.org)\n"
+                     "- [KAN](https://arxiv.org/abs/2404.19756) networks\n"
+                     "- [DL](https://www.cambridge.org/dl) a viewpoint\n"}, "two")  # fmt: skip
+        sync_list(storage, source, tmp_path / "clones")
+        by_title = {e.entry.title: e.entry for e in storage.entries("l")}
+        storage.save_card_states([
+            CardState(by_title["KAN"].identity, by_title["KAN"].url, KAN),
+            CardState(by_title["DL"].identity, by_title["DL"].url, published),
+        ], 0.0)  # fmt: skip
+        site = Site(storage, Config())
+        atom = site.feed("l").body
+        rss = site.feed("l", fmt="rss").body
+        feed_json = json.loads(site.feed("l", fmt="json").body)
+        page = site.index().body.decode()
+    # The page: one COinS span per paper with a record, for a browser connector to save.
+    spans = re.findall(r'<span class="Z3988" title="([^"]+)"></span>', page)
+    assert len(spans) == 2
+    pairs = [pair for span in spans for pair in parse_qsl(html.unescape(span))]
+    assert ("ctx_ver", "Z39.88-2004") in pairs and ("rft.jtitle", "Acta Numerica") in pairs
+    assert ("rft_id", "info:doi/10.1017/s0962492921000027") in pairs
+    assert ("rft.au", "Max Tegmark") in pairs and ("rft.date", "2021-03-04") in pairs
+    assert validate_atom(atom, tmp_path).startswith("VALID")
+    entries = {e.title: e for e in feedparser.parse(atom).entries}
+    kan, dl, start = entries["KAN"], entries["DL"], entries["Start"]
+    assert [a["name"] for a in kan.authors] == ["Ziming Liu", "Max Tegmark"]
+    assert kan.contributors[0]["name"] == "Ada Author"  # the committer
+    assert kan.dc_identifier == "doi:10.1000/kan.2025"
+    assert [a["name"] for a in dl.authors] == ["Peter L. Bartlett", "Andrea Montanari"]
+    assert dl.summary == "The remarkable success."
+    assert (dl.prism_publicationname, dl.prism_publicationdate) == ("Acta Numerica", "2021-03-04")
+    assert dl.dc_identifier == "doi:10.1017/s0962492921000027"
+    assert [a["name"] for a in start.authors] == ["Ada Author"]  # not a paper: the committer
+    rss_text = rss.decode()
+    assert (
+        rss_text.count("<dc:creator>") == 4 and "<prism:publicationName>Acta Numerica<" in rss_text
+    )
+    assert feedparser.parse(rss).bozo == 0
+    items = {item["title"]: item for item in feed_json["items"]}
+    assert items["DL"]["authors"] == [{"name": "Peter L. Bartlett"}, {"name": "Andrea Montanari"}]
+    assert items["DL"]["_paper"]["venue"] == "Acta Numerica" and items["DL"]["summary"]
+    assert items["Start"]["authors"] == [{"name": "Ada Author"}]
