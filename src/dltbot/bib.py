@@ -77,7 +77,9 @@ def _paper_entry(paper: Paper, key: str) -> BibEntry:
     ]
     kind = "article"
     if paper.arxiv and card.source == "arxiv":
-        pairs += [("eprint", escape(paper.arxiv)), ("archivePrefix", "arXiv")]
+        # A preprint's journal as Google Scholar writes it (biblatex wants one in @article).
+        pairs += [("journal", f"arXiv preprint arXiv:{escape(paper.arxiv)}"),
+                  ("eprint", escape(paper.arxiv)), ("archivePrefix", "arXiv")]  # fmt: skip
         if card.venue:
             pairs.append(("primaryClass", escape(card.venue)))
     elif card.venue:

@@ -101,6 +101,16 @@ def keys_of(url: str, card: Card | None) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _doi_of(keys: Sequence[str]) -> str | None:
+    """The DOI to show: a published one, else arXiv's DataCite DOI in its usual case."""
+    dois = [k.removeprefix("doi:") for k in keys if k.startswith("doi:")]
+    published = [d for d in dois if not d.startswith("10.48550/")]
+    if published:
+        return published[0]
+    arxiv = next((k.removeprefix("arxiv:") for k in keys if k.startswith("arxiv:")), None)
+    return f"10.48550/arXiv.{arxiv}" if arxiv else (dois[0] if dois else None)
+
+
 def best_key(keys: Iterable[str]) -> str:
     """The key a paper is known by: arXiv first (the id readers quote), then DOI, …"""
     return min(keys, key=lambda k: (_PREFERRED.index(k.split(":", 1)[0]), k))
@@ -137,8 +147,7 @@ class Paper:
     @property
     def doi(self) -> str:
         """The published DOI (arXiv's own DataCite DOI only when there is no other)."""
-        dois = [k.removeprefix("doi:") for k in self.keys if k.startswith("doi:")]
-        return next((d for d in dois if not d.startswith("10.48550/")), dois[0] if dois else "")
+        return _doi_of(self.keys) or ""
 
     def versions(self) -> list[str]:
         found = {link.version for e in self.entries if (link := paper_link(e.entry.url))}
@@ -227,8 +236,7 @@ def paper_json(url: str, card: Card | None) -> dict[str, Any] | None:
         return None
     link = paper_link(url)
     arxiv = next((k.removeprefix("arxiv:") for k in keys if k.startswith("arxiv:")), None)
-    dois = [k.removeprefix("doi:") for k in keys if k.startswith("doi:")]
-    doi = next((d for d in dois if not d.startswith("10.48550/")), dois[0] if dois else None)
+    doi = _doi_of(keys)
     return {
         "key": best_key(keys),
         "arxiv": arxiv,
