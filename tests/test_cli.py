@@ -59,6 +59,7 @@ def test_events_json(synced: tuple[Path, list[str]]) -> None:
             "summary": "first",
             "meta": None,  # the card, once `dltbot enrich` has looked at the link
             "link": None,
+            "paper": None,  # "1" is no arXiv id
         },
         {
             "id": 2,
@@ -76,6 +77,12 @@ def test_events_json(synced: tuple[Path, list[str]]) -> None:
             "summary": "second",
             "meta": None,
             "link": None,
+            "paper": {
+                "key": "arxiv:1412.6980",
+                "arxiv": "1412.6980",
+                "doi": "10.48550/arXiv.1412.6980",
+                "version": None,
+            },
         },
     ]
 
@@ -102,6 +109,8 @@ def test_search_and_random_json(synced: tuple[Path, list[str]]) -> None:
             "added_commit": first,
             "meta": None,
             "link": None,
+            "paper": None,
+            "also": [],  # the same paper elsewhere (a paper is shown once)
         }
     ]
     picked = json.loads(dltbot("random", "--db", str(db), "--json", "--section", "optim").stdout)
@@ -215,6 +224,7 @@ def test_every_command_has_help() -> None:
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(commands) == [
         "backup",
+        "bib",
         "bot",
         "check-config",
         "enrich",
@@ -224,6 +234,7 @@ def test_every_command_has_help() -> None:
         "healthcheck",
         "links",
         "lists",
+        "papers",
         "parse",
         "random",
         "remove",

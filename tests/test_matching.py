@@ -156,7 +156,7 @@ class _Links(HTMLParser):
 def linked(path: Path) -> list[str]:
     """Every URL a file of the export links to."""
     data = path.read_bytes()
-    if path.suffix == ".js":
+    if path.suffix in (".js", ".bib"):
         return []  # search.js fetches search-index.json beside the page (checked below)
     if path.suffix == ".html":
         parser = _Links()

@@ -254,3 +254,57 @@ def test_feeds_carry_a_papers_record_for_reference_managers(repo: GitRepo, tmp_p
     assert items["DL"]["authors"] == [{"name": "Peter L. Bartlett"}, {"name": "Andrea Montanari"}]
     assert items["DL"]["_paper"]["venue"] == "Acta Numerica" and items["DL"]["summary"]
     assert items["Start"]["authors"] == [{"name": "Ada Author"}]
+
+
+def test_a_paper_comes_once_to_a_chat_to_the_all_lists_feed_and_to_search(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    from dltbot.bot.compose import compose_push
+
+    other = GitRepo(tmp_path / "other")
+    repo.commit({"README.md": "# L\n\n## Start\n\n- [S](https://s.org)\n"}, "l0")
+    other.commit({"README.md": "# M\n\n## Start\n\n- [T](https://t.org)\n"}, "m0")
+    db = tmp_path / "db.sqlite3"
+    lists = [ListSource("l", str(repo.path)), ListSource("m", str(other.path))]
+    with Storage(db) as storage:
+        for source in lists:
+            sync_list(storage, source, tmp_path / "clones")  # backfills: nothing to push
+        storage.subscribe(1, 0, "l", "")
+        storage.subscribe(1, 0, "m", "")
+        storage.subscribe(2, 0, "m", "")
+        repo.commit({"README.md": "# L\n\n## Start\n\n- [S](https://s.org)\n\n## Networks\n\n"
+                     "- [KAN](https://arxiv.org/abs/2404.19756) networks\n"}, "l1")  # fmt: skip
+        other.commit({"README.md": "# M\n\n## Start\n\n- [T](https://t.org)\n\n## New\n\n"
+                      "- [KAN v2](https://arxiv.org/pdf/2404.19756v2) again\n"
+                      "- [Adam](https://arxiv.org/abs/1412.6980) the optimizer\n"}, "m1")  # fmt: skip
+        for source in lists:
+            sync_list(storage, source, tmp_path / "clones")
+        storage.fan_out()
+        storage.fan_out()  # again: nothing more
+        rows = storage.pending_deliveries(now=1e12)
+        site = Site(storage, Config())
+        all_lists = json.loads(site.feed(None, fmt="json").body)["items"]
+        per_list = {name: json.loads(site.feed(name, fmt="json").body)["items"] for name in "lm"}
+        found = json.loads(site.search_json("kan").body)["results"]
+        page = site.search_page("kan").body.decode()
+    to_one = [(r.list, r.entry.title) for r in rows if r.chat_id == 1]
+    to_two = [(r.list, r.entry.title) for r in rows if r.chat_id == 2]
+    assert to_one == [("l", "KAN"), ("m", "Adam")]  # once, from the list that had it first
+    assert to_two == [("m", "KAN v2"), ("m", "Adam")]  # chat 2 follows m alone
+    kan = next(r for r in rows if r.chat_id == 1 and r.entry.title == "KAN")
+    assert kan.also == (("m", ("New",)),)
+    push = compose_push([kan], "en", "2026-12-06", None)
+    assert "also in m › New" in push.html
+    assert [i["title"] for i in all_lists].count("KAN") + [i["title"] for i in all_lists].count(
+        "KAN v2"
+    ) == 1
+    assert "KAN" in [i["title"] for i in per_list["l"]] and "KAN v2" in [
+        i["title"] for i in per_list["m"]
+    ]
+    assert [r["title"] for r in found] == [
+        "KAN"
+    ]  # both entries match: the paper once, with its places
+    assert found[0]["also"] == [
+        {"list": "m", "section": "New", "url": "https://arxiv.org/pdf/2404.19756v2"}
+    ]
+    assert "Also in m › New" in page

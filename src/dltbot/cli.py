@@ -368,13 +368,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     words = check_words("WORDS", " ".join(args.words)) or ""
     with _open_storage(args) as storage:
         # One more page than asked, to say how many there are (up to 1,000).
-        results = storage.search(words, args.list, limit=max(args.limit, 1000))
+        results = papers.collapse(storage.search(words, args.list, limit=max(args.limit, 1000)))
     if not results:
         if not args.json:
             print("no match", file=sys.stderr)
         return 1  # nothing found: 1, as `random` and grep say it
-    for result in results[: args.limit]:
-        _print_entry(result, args.json)
+    for result, others in results[: args.limit]:  # a paper once, with where else it stands
+        _print_entry(result, args.json, others)
     if not args.json and len(results) > args.limit:
         total = f"{len(results)}+" if len(results) == 1000 else str(len(results))
         print(f"{args.limit} of {total} shown; --limit N for more", file=sys.stderr)
@@ -737,10 +737,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 # --- output ---------------------------------------------------------------------------------
 
 
-def _print_entry(result: StoredEntry, as_json: bool) -> None:
+def _print_entry(
+    result: StoredEntry, as_json: bool, others: Sequence[StoredEntry] | None = None
+) -> None:
     entry = result.entry
     if as_json:
-        _print_json(result_json(result))
+        data = result_json(result)
+        if others is not None:
+            data["also"] = papers.also_json(others)
+        _print_json(data)
         return
     headings = section_label(entry.all_sections)
     where = [result.list, headings, f"added {result.first_date[:10]}"]
@@ -750,6 +755,8 @@ def _print_entry(result: StoredEntry, as_json: bool) -> None:
         print(terminal_safe(f"  {EntryView(entry, result.card).authors()}"))
     if entry.description:
         print(terminal_safe(f"  {shorten(entry.description, 200)}"))
+    for other in others or ():
+        print(terminal_safe(f"  also in {section_label([[other.list, *other.entry.section]])}"))
 
 
 def _print_json(data: dict[str, Any]) -> None:

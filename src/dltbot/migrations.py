@@ -412,6 +412,20 @@ def _m012_folded_search_index(db: sqlite3.Connection) -> None:
     )
 
 
+def _m013_event_papers(db: sqlite3.Connection) -> None:
+    # The paper an event's link names (papers.url_paper_key): a chat gets a paper once,
+    # whichever lists bring it, and the all-lists feed shows it once.
+    from .papers import url_paper_key
+
+    db.execute("ALTER TABLE events ADD COLUMN paper_key TEXT")
+    rows = db.execute("SELECT id, url FROM events").fetchall()
+    db.executemany(
+        "UPDATE events SET paper_key = ? WHERE id = ?",
+        [(key, row[0]) for row in rows if (key := url_paper_key(row[1]))],
+    )
+    db.execute("CREATE INDEX events_paper ON events (paper_key, id) WHERE paper_key IS NOT NULL")
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -425,6 +439,7 @@ MIGRATIONS: list[Migration] = [
     _m010_hub_pings,
     _m011_subscription_options,
     _m012_folded_search_index,
+    _m013_event_papers,
 ]
 
 

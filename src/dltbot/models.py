@@ -274,6 +274,8 @@ class Delivery:
     lang: str = "en"  # the subscription's language
     filter: str = ""  # the subscription's words ("" for none)
     mode: str = "now"
+    # The same paper in other lists: (list, section) of each (a chat gets a paper once).
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(slots=True)

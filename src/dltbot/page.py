@@ -206,7 +206,11 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
 
 
 def search_page(
-    q: str, results: Sequence[StoredEntry], links: Links, lang: str = "en", problem: str = ""
+    q: str,
+    results: Sequence[tuple[StoredEntry, Sequence[StoredEntry]]],
+    links: Links,
+    lang: str = "en",
+    problem: str = "",
 ) -> str:
     """Return the search results page (with `problem`: the form and what was wrong)."""
     title = _t(lang, "page_search_title", q=q) if q else _t(lang, "page_search")
@@ -223,14 +227,20 @@ def search_page(
     if results:
         found = _t(lang, "page_results", n=len(results), q=escape(q))
         out.append(f'<p class="meta">{found}</p><ul>')
-        for result in results:
+        for result, others in results:
             entry = result.entry
             # Every section the entry stands in, "A › B | C".
             label = section_label(entry.all_sections)
             view = EntryView(entry, result.card, result.link)
             out.append(_entry_item(view, lang, label)[:-5])
             added = _t(lang, "page_added", date=escape(result.first_date[:10]))
-            out.append(f'<p class="meta">{escape(result.list)} · {added}</p></li>')
+            out.append(f'<p class="meta">{escape(result.list)} · {added}</p>')
+            if others:  # the same paper, linked from other lists or sections
+                where = "; ".join(
+                    escape(section_label([[o.list, *o.entry.section]])) for o in others[:10]
+                )
+                out.append(f'<p class="meta">{_t(lang, "page_also", where=where)}</p>')
+            out.append("</li>")
         out.append("</ul>")
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them

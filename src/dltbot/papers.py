@@ -79,6 +79,12 @@ def paper_link(url: str) -> PaperLink | None:
     return None
 
 
+def url_paper_key(url: str) -> str | None:
+    """The paper key of a link alone (what events keep: one chat gets a paper once)."""
+    link = paper_link(url)
+    return link.key if link else None
+
+
 def doi_link(doi: str) -> PaperLink | None:
     """A DOI as a paper's key (arXiv's DataCite DOIs are the arXiv paper)."""
     doi = doi.strip()
@@ -203,6 +209,27 @@ def group(entries: Sequence[StoredEntry]) -> list[Paper]:
     for paper in papers.values():
         paper.key = best_key(paper.keys)
     return list(papers.values())
+
+
+def collapse(results: Sequence[StoredEntry]) -> list[tuple[StoredEntry, list[StoredEntry]]]:
+    """Results with each paper once: its best-ranked entry, and the other entries (other
+    lists, other sections) that point at the same paper."""
+    papers = group(results)
+    firsts = {id(paper.entries[0]): paper for paper in papers}
+    later = {id(e) for paper in papers for e in paper.entries[1:]}
+    return [
+        (result, firsts[id(result)].entries[1:] if id(result) in firsts else [])
+        for result in results
+        if id(result) not in later
+    ]
+
+
+def also_json(others: Sequence[StoredEntry]) -> list[dict[str, str]]:
+    """Where else a result's paper stands: list, section and link of each."""
+    return [
+        {"list": o.list, "section": section_label(o.entry.all_sections), "url": o.entry.url}
+        for o in others
+    ]
 
 
 def coins(url: str, card: Card | None) -> str:

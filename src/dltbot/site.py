@@ -29,6 +29,7 @@ from .feed import (
 )
 from .hold import Hold
 from .models import ListState
+from .papers import also_json, collapse
 from .present import paths
 from .present.data import result_json
 from .present.links import Format, Links, Period
@@ -222,7 +223,7 @@ class Site:
             identities = [r.entry.identity for r in self.storage.search(q, name, limit=1000)]
         events = self.storage.feed_events(
             self.kinds, name, limit=self.size, section=section, identities=identities,
-            by_date=name is None, upto=self.hold.upto,
+            by_date=name is None, upto=self.hold.upto, paper_once=name is None,
         )  # fmt: skip
         params = {key: value for key, value in (("section", section), ("q", q)) if value}
         self_url = self.links.feed(name, section=section, q=q)
@@ -420,7 +421,7 @@ class Site:
             # A person typed it: the page again, saying what is wrong (still a 400).
             body = page.search_page("", [], self.links, lang, problem=str(error))
             return Document(body.encode(), HTML, status=400)
-        results = self.storage.search(q, limit=50) if q else []
+        results = collapse(self.storage.search(q, limit=50)) if q else []
         body = page.search_page(q or "", results, self.links, lang)
         return Document(body.encode(), HTML)
 
@@ -448,7 +449,9 @@ class Site:
         if not q:
             raise BadRequestError("q: give some words to search for")
         self._check_list(list_name)
-        results = [result_json(r) for r in self.storage.search(q, list_name, limit=50)]
+        found = collapse(self.storage.search(q, list_name, limit=50))
+        # A paper once, with where else it stands.
+        results = [result_json(r) | {"also": also_json(others)} for r, others in found]
         body = json.dumps({"query": q, "results": results}, ensure_ascii=False, indent=1)
         return Document(body.encode() + b"\n", JSON)
 

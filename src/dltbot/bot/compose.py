@@ -25,6 +25,20 @@ def _heading(row: Delivery, lists: int) -> str:
     return shorten(section_label([parts]), META_LIMIT) if parts else ""
 
 
+def _item(row: Delivery, lang: str) -> tuple[str, str]:
+    """One entry of a push: and where else the paper is ("also in list B › section")."""
+    html, plain = entry_html(row.entry, None, lang=lang, card=row.card, abstract=True,
+                             section=False)  # fmt: skip
+    if row.also:
+        where = shorten(
+            "; ".join(section_label([[name, *section]]) for name, section in row.also[:5]),
+            META_LIMIT,
+        )
+        line = t(lang, "push_also", where=telegram_html(where))
+        html, plain = f"{html}\n<i>{line}</i>", f"{plain}\n{line}"
+    return html, plain
+
+
 def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | None) -> Push:
     """Compose the next message to one chat from its pending rows (oldest first): as many
     whole sections as fit, a section cut only when it alone is too long for a message."""
@@ -42,10 +56,7 @@ def compose_push(rows: Sequence[Delivery], lang: str, date: str, links: Links | 
     blocks: list[str] = []  # a section: its heading, then its entries
     used = 0
     for heading, members in groups.items():
-        items = [
-            entry_html(r.entry, None, lang=lang, card=r.card, abstract=True, section=False)
-            for r in members
-        ]
+        items = [_item(r, lang) for r in members]
         sizes = [visible_length(plain) + 2 for _, plain in items]
         head = visible_length(heading) + 2 if heading else 0
         if taken and used + head + sum(sizes) > budget:

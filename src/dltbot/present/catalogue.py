@@ -29,6 +29,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "📚 {name} — {entries}个条目，更新于{date}",
     },
     "list_links": {"en": "{page} · {feed}", "zh": "{page} · {feed}"},
+    "push_also": {"en": "also in {where}", "zh": "也收录于{where}"},
     "lists_summary": {
         "en": "📚 I follow {count} lists ({entries} entries): /lists shows them, ten a page.",
         "zh": "📚 我关注{count}个列表（共{entries}个条目）：/lists 每页显示十个。",
@@ -297,6 +298,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "page_also": {"en": "Also in {where}", "zh": "也收录于{where}"},
     "page_bad_query": {
         "en": "That search cannot be run ({problem}): use fewer or shorter words.",
         "zh": "无法执行该搜索（{problem}）：请使用更少或更短的词。",

@@ -12,6 +12,7 @@ from ..models import (
     Event,
     ListState,
 )
+from ..papers import url_paper_key
 from .base import (
     ENTRY_COLUMNS,
     LIST_COLUMNS,
@@ -222,8 +223,8 @@ class HistoryStore(Connection):
         self.db.executemany(
             "INSERT INTO events (list_id, kind, identity, url, title, description, section, "
             "old_url, old_title, old_description, old_section, commit_sha, committed_at, "
-            "text_links, kind_seq) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+            "text_links, paper_key, kind_seq) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
             "(SELECT count(*) + 1 FROM events WHERE list_id = ?1 AND identity = ?3 AND kind = ?2))",
             [
                 (
@@ -241,6 +242,7 @@ class HistoryStore(Connection):
                     commit.sha,
                     commit.date,
                     links_json(event.entry.text_links),
+                    url_paper_key(event.entry.url),
                 )
                 for event in events
             ],

@@ -140,6 +140,7 @@ class ReadStore(Connection):
         identities: Sequence[str] | None = None,
         by_date: bool = False,
         upto: int | None = None,
+        paper_once: bool = False,
     ) -> list[FeedEvent]:
         """Return events for a feed, with the entry's text as its last "changed" event left it.
 
@@ -148,7 +149,8 @@ class ReadStore(Connection):
         later brings older history, which must not push the newest additions out).
         `section` keeps events under headings holding every one of its words; `identities`
         keeps events of those entries only; `upto`, events up to that id (later additions
-        wait for their cards).
+        wait for their cards); `paper_once`, a paper's first addition only (the all-lists
+        feed: a paper several lists add comes once).
         """
         where = [f"ev.kind IN ({', '.join('?' * len(kinds))})"]
         params: list[Any] = list(kinds)
@@ -159,6 +161,11 @@ class ReadStore(Connection):
         if upto is not None:
             where.append("ev.id <= ?")
             params.append(upto)
+        if paper_once:
+            where.append(
+                "(ev.kind != 'added' OR ev.paper_key IS NULL OR ev.id = (SELECT min(e3.id) "
+                "FROM events e3 WHERE e3.paper_key = ev.paper_key AND e3.kind = 'added'))"
+            )
         order = "DESC" if newest_first else "ASC"
         # julianday() reads the offset, so dates of different time zones compare in UTC (and
         # the index events_kind_date serves the order).

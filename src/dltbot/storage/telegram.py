@@ -210,24 +210,35 @@ class TelegramStore(Connection):
                 # The one matching rule, as search applies it: over the entry as it stands
                 # (its card's text included), else over what the event recorded.
                 match_clause(where, params, match_words(words), _EVENT_MATCH)
+                # A paper once per chat (topic), whichever lists or subscriptions bring it:
+                # not when the chat had it before, and once when a batch has it twice.
+                where.append(
+                    "(ev.paper_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox o2 "
+                    "JOIN events e2 ON e2.id = o2.event_id WHERE o2.chat_id = ? "
+                    "AND o2.thread_id = ? AND e2.paper_key = ev.paper_key))"
+                )
+                params += [chat_id, thread_id]
                 added += self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, thread_id, event_id, "
                     "subscription_id, next_attempt) "
-                    f"SELECT ?, ?, ev.id, ?, ? FROM events ev JOIN lists l ON l.id = ev.list_id "
+                    "SELECT ?, ?, min(ev.id), ?, ? FROM events ev "
+                    "JOIN lists l ON l.id = ev.list_id "
                     "LEFT JOIN entries m ON m.list_id = ev.list_id AND m.identity = ev.identity "
-                    f"WHERE {' AND '.join(where)} ORDER BY ev.id",
+                    f"WHERE {' AND '.join(where)} "
+                    "GROUP BY coalesce(ev.paper_key, 'event ' || ev.id) ORDER BY min(ev.id)",
                     [chat_id, thread_id, sub_id, due, *params],
                 ).rowcount
                 self.db.execute("UPDATE subscriptions SET cursor = ? WHERE id = ?", (top, sub_id))
         return added
 
     def pending_deliveries(self, now: float, limit: int = 5000) -> list[Delivery]:
-        """Return pending outbox rows that may be sent now, oldest first."""
-        rows = self.db.execute(
+        """Return pending outbox rows that may be sent now, oldest first; a paper that other
+        lists hold too says where ("also in")."""
+        found = self.db.execute(
             "SELECT o.id, o.chat_id, o.thread_id, o.attempts, l.name, ev.identity, ev.url, "
             f"ev.title, ev.description, ev.section, ev.text_links, {CARD_COLUMNS}, "
             "coalesce(c.lang, s.lang, 'en') AS push_lang, coalesce(s.filter, '') AS push_filter, "
-            "coalesce(s.mode, 'now') AS push_mode "
+            "coalesce(s.mode, 'now') AS push_mode, ev.paper_key AS paper_key "
             "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id "
             "JOIN events ev ON ev.id = o.event_id JOIN lists l ON l.id = ev.list_id "
             "LEFT JOIN subscriptions s ON s.id = o.subscription_id"
@@ -236,6 +247,8 @@ class TelegramStore(Connection):
             "AND c.retry_until <= ? ORDER BY o.id LIMIT ?",
             (now, now, limit),
         )
+        rows = found.fetchall()
+        places = self.paper_places([row["paper_key"] for row in rows if row["paper_key"]])
         return [
             Delivery(
                 row["id"],
@@ -255,9 +268,33 @@ class TelegramStore(Connection):
                 row["push_lang"],
                 row["push_filter"],
                 row["push_mode"],
+                also=tuple(
+                    (name, section)
+                    for name, section in places.get(row["paper_key"], [])
+                    if name != row["name"]
+                ),
             )
             for row in rows
         ]
+
+    def paper_places(self, keys: Sequence[str]) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """Where each paper was added: (list, section) of every addition of it, first first."""
+        found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.db.execute(
+                "SELECT ev.paper_key, l.name, ev.section FROM events ev "
+                "JOIN lists l ON l.id = ev.list_id WHERE ev.kind = 'added' "
+                f"AND ev.paper_key IN ({', '.join('?' * len(chunk))}) ORDER BY ev.id",
+                chunk,
+            )
+            for row in rows:
+                place = (row["name"], tuple(json.loads(row["section"])))
+                places = found.setdefault(row["paper_key"], [])
+                if place not in places:
+                    places.append(place)
+        return found
 
     def mark_sent(self, ids: Sequence[int], now: str) -> None:
         """Record that Telegram accepted the message holding these rows."""
