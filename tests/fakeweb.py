@@ -56,8 +56,14 @@ def paper_atom(papers: dict[str, dict[str, Any]]) -> str:
             if paper.get("journal")
             else ""
         )
+        extra = "".join(
+            f"<arxiv:{tag}>{escape(paper[key])}</arxiv:{tag}>"
+            for key, tag in (("comment", "comment"), ("doi", "doi"))
+            if paper.get(key)
+        )
         entries.append(
-            f"<entry><id>http://arxiv.org/abs/{paper_id}v2</id>"
+            f"<entry><id>http://arxiv.org/abs/{paper_id}{paper.get('version', 'v2')}</id>"
+            f"<updated>{paper.get('updated', '2024-05-02T10:00:00Z')}</updated>{extra}"
             f"<published>{paper.get('published', '2024-04-30T17:58:29Z')}</published>"
             f"<title>{escape(paper['title'])}</title>"
             f"<summary>  {escape(paper['abstract'])}\n</summary>{authors}{journal}"

@@ -308,3 +308,48 @@ def test_a_paper_comes_once_to_a_chat_to_the_all_lists_feed_and_to_search(
         {"list": "m", "section": "New", "url": "https://arxiv.org/pdf/2404.19756v2"}
     ]
     assert "Also in m › New" in page
+
+
+def test_news_when_a_paper_is_revised_published_or_gets_code(repo: GitRepo, tmp_path: Path) -> None:
+    from conftest import validate_atom
+    from fakeweb import FakeWeb
+    from test_enrich import enrich, synced
+
+    web = FakeWeb().start()
+    try:
+        paper = {"title": "KAN: Kolmogorov-Arnold Networks", "authors": ["Ziming Liu"],
+                 "abstract": "We propose KANs.", "version": "v3"}  # fmt: skip
+        web.papers = {"2404.19756": paper}
+        db = synced(repo, tmp_path, "# L\n\n## P\n\n- [KAN](https://arxiv.org/abs/2404.19756)\n")
+        settings = web.config()
+        enrich(db, settings, every=True)  # first seen at v3: that is no news
+        with Storage(db) as storage:
+            assert storage.follow_up_events("papers") == []
+        web.papers = {"2404.19756": {**paper, "version": "v4", "updated": "2024-06-01T00:00:00Z",
+                                     "comment": "ICLR 2025. Code: https://github.com/KindXiaoming/pykan",
+                                     "doi": "10.1000/kan.2025", "journal": "ICLR 2025"}}  # fmt: skip
+        enrich(db, settings, every=True)
+        enrich(db, settings, every=True)  # the same answer again: nothing new
+        with Storage(db) as storage:
+            news = storage.follow_up_events("papers")
+            site = Site(storage, Config())
+            atom = site.updates("papers").body
+            rss = site.updates("papers", "rss").body
+    finally:
+        web.stop()
+    assert sorted((n.kind, n.value) for n in news) == [
+        ("code", "https://github.com/KindXiaoming/pykan"),
+        ("published", "10.1000/kan.2025"),
+        ("revised", "v4"),
+    ]
+    revised = next(n for n in news if n.kind == "revised")
+    assert revised.detail["date"] == "2024-06-01" and "ICLR 2025" in revised.detail["comment"]
+    assert validate_atom(atom, tmp_path).startswith("VALID")
+    assert atom.count(b"<entry>") == 3 and b"New version: KAN" in atom and b"<item>" in rss
+    cli = [sys.executable, "-m", "dltbot.cli", "events", "--db", str(db)]
+    lines = subprocess.run([*cli, "--kind", "revised"], capture_output=True, text=True).stdout
+    assert lines.strip().endswith("revised   papers: KAN (v4)")
+    both = subprocess.run(
+        [*cli, "--kind", "added", "--kind", "code"], capture_output=True, text=True
+    )
+    assert both.returncode == 1 and "go without others" in both.stderr

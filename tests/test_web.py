@@ -205,6 +205,9 @@ def test_export_writes_the_same_documents(
         "lists/dlt/feed.json",
         "lists/dlt/feed.rss",
         "lists/dlt/papers.bib",
+        "lists/dlt/updates.atom",
+        "lists/dlt/updates.json",
+        "lists/dlt/updates.rss",
         "lists/dlt/weekly.atom",
         "lists/dlt/weekly.json",
         "lists/dlt/weekly.rss",
@@ -212,7 +215,7 @@ def test_export_writes_the_same_documents(
         "search.html",
         "search.js",
     ]
-    assert result.stdout == f"dltbot: wrote 18 files to {out} (0 unchanged)\n"
+    assert result.stdout == f"dltbot: wrote 21 files to {out} (0 unchanged)\n"
 
 
 def test_export_with_a_base_url_writes_only_what_changed(
@@ -232,7 +235,7 @@ def test_export_with_a_base_url_writes_only_what_changed(
     )
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     again = subprocess.run(command, capture_output=True, text=True)
-    assert again.stdout == f"dltbot: wrote 0 files to {out} (18 unchanged)\n"
+    assert again.stdout == f"dltbot: wrote 0 files to {out} (21 unchanged)\n"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
     repo.commit({"README.md": V2}, "add two")
     sync(repo, db)

@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     events = command("events", "Show recorded events, oldest first.")
     events.add_argument("--list", help="only this list")
     events.add_argument(
-        "--kind", action="append", choices=EVENT_KINDS, help="only this kind (repeatable)"
-    )
+        "--kind", action="append", choices=(*EVENT_KINDS, *papers.FOLLOW_UPS),
+        help="only this kind (repeatable); revised, published and code are papers' news",
+    )  # fmt: skip
     events.add_argument("--limit", type=int, help="at most this many (the newest)")
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.set_defaults(func=cmd_events)
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     entries.add_argument("--json", action="store_true", help="one JSON object per line")
     entries.set_defaults(func=cmd_entries)
 
-    papers = command("papers", "Show each paper once, with every list and section it is in.")
-    papers.add_argument("--list", help="only papers this list holds")
-    papers.add_argument("--json", action="store_true", help="one JSON object per line")
-    papers.set_defaults(func=cmd_papers)
+    paper_list = command("papers", "Show each paper once, with every list and section it is in.")
+    paper_list.add_argument("--list", help="only papers this list holds")
+    paper_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    paper_list.set_defaults(func=cmd_papers)
 
     bib = command("bib", "Write the BibTeX of a list's papers (and its other entries).")
     bib.add_argument("--list", help="only this list")
@@ -317,7 +318,13 @@ def _progress_factory() -> Any:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    """Print events."""
+    """Print events (or, for revised/published/code, the news of the lists' papers)."""
+    wanted: list[str] = args.kind or []
+    news = [kind for kind in wanted if kind in papers.FOLLOW_UPS]
+    if news and len(news) != len(wanted):
+        raise DltbotError("--kind: papers' news (revised, published, code) go without others")
+    if news:
+        return _print_follow_ups(args, news)
     kinds: list[EventKind] = args.kind or []
     with _open_storage(args) as storage:
         if args.list and storage.list_state(args.list) is None:
@@ -335,6 +342,22 @@ def cmd_events(args: argparse.Namespace) -> int:
             print(terminal_safe(_event_line(event)))
     if not args.json and len(events) < total:
         print(f"{len(events)} of {total} events shown (the newest); --limit N", file=sys.stderr)
+    return 0
+
+
+def _print_follow_ups(args: argparse.Namespace, kinds: list[str]) -> int:
+    with _open_storage(args) as storage:
+        if args.list and storage.list_state(args.list) is None:
+            raise DltbotError(f"--list {args.list}: no such list in the database")
+        found = storage.follow_up_events(args.list, kinds, limit=args.limit or 1000)
+    for news in reversed(found):
+        if args.json:
+            _print_json({"id": news.id, "kind": news.kind, "list": news.list,
+                         "title": news.title, "url": news.url, "value": news.value,
+                         "detail": news.detail, "date": news.found_at})  # fmt: skip
+        else:
+            line = f"{news.found_at[:10]} {news.kind:<9} {news.list}: {news.title} ({news.value})"
+            print(terminal_safe(line))
     return 0
 
 

@@ -28,6 +28,9 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
             if ref.kind == "digest":
                 assert ref.list_name is not None and ref.period is not None
                 documents[ref.path] = site.digest(ref.list_name, ref.period, ref.fmt)
+            elif ref.kind == "updates":
+                assert ref.list_name is not None
+                documents[ref.path] = site.updates(ref.list_name, ref.fmt)
             else:
                 documents[ref.path] = site.feed(ref.list_name, fmt=ref.fmt)
         if name is not None:  # BibTeX for a reference manager, as the server has it

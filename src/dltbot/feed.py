@@ -19,7 +19,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .models import FeedEvent
+from .models import FeedEvent, FollowUp
 from .papers import paper_json
 from .present.links import Format, Period, commit_url
 from .present.view import EntryView, attr_html, linked_html, section_label, text_html
@@ -129,6 +129,39 @@ def event_item(event: FeedEvent) -> FeedItem:
         venue=card.venue if card and card.source not in ("github", "arxiv") else "",
         paper_date=card.published if card and card.source != "github" else "",
         doi=(paper or {}).get("doi") or "",
+    )
+
+
+_NEWS = {"revised": "New version", "published": "Published", "code": "Code"}
+
+
+def follow_up_item(news: FollowUp) -> FeedItem:
+    """The feed entry of a paper's news (its id is the news', stable across renders)."""
+    detail = news.detail
+    if news.kind == "revised":
+        said = f"{news.value}" + (f" ({detail.get('date')})" if detail.get("date") else "")
+        extra = detail.get("comment") or ""
+        link = safe_link(news.url)
+    elif news.kind == "published":
+        said = " · ".join(p for p in (detail.get("venue") or "", f"DOI {news.value}") if p)
+        extra = ""
+        link = safe_link(f"https://doi.org/{news.value}") or safe_link(news.url)
+    else:
+        said, extra, link = news.value, "", safe_link(news.value) or safe_link(news.url)
+    content = f"<p>{text_html(_NEWS[news.kind])}: {text_html(said)}</p>"
+    if extra:
+        content += f"<p>{text_html(extra)}</p>"
+    if paper := safe_link(news.url):
+        content += f'<p><a href="{attr_html(paper)}">{text_html(news.title)}</a></p>'
+    return FeedItem(
+        id=tag_id(news.list, "news", news.kind, news.identity, news.value),
+        title=f"{_NEWS[news.kind]}: {news.title}",
+        link=link,
+        content_html=content,
+        published=news.found_at,
+        updated=news.found_at,
+        author="dltbot",
+        categories=(news.kind,),
     )
 
 

@@ -426,6 +426,26 @@ def _m013_event_papers(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX events_paper ON events (paper_key, id) WHERE paper_key IS NOT NULL")
 
 
+def _m014_follow_ups(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- News of a paper from its records (papers.follow_ups), never from a list's commits:
+        -- a new arXiv version, a published version, a code repository. Each said once.
+        CREATE TABLE follow_ups (
+            id INTEGER PRIMARY KEY,
+            identity TEXT NOT NULL,            -- the entries' identity (every list's)
+            kind TEXT NOT NULL CHECK (kind IN ('revised', 'published', 'code')),
+            value TEXT NOT NULL,               -- the version, the DOI, the repository
+            detail TEXT NOT NULL,              -- JSON
+            found_at TEXT NOT NULL,
+            UNIQUE (identity, kind, value)
+        );
+        CREATE INDEX follow_ups_identity ON follow_ups (identity, id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -440,6 +460,7 @@ MIGRATIONS: list[Migration] = [
     _m011_subscription_options,
     _m012_folded_search_index,
     _m013_event_papers,
+    _m014_follow_ups,
 ]
 
 

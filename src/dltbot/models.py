@@ -132,6 +132,9 @@ class Card:
     archived: bool = False  # GitHub repositories
     fetched: str = ""  # when it was fetched (UTC ISO)
     doi: str = ""  # the work's DOI, when known
+    version: str = ""  # arXiv: the latest version ("v3"), and when it came, and its comment
+    updated: str = ""
+    comment: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON outputs and the database keep it."""
@@ -148,6 +151,9 @@ class Card:
             "archived": self.archived,
             "fetched": self.fetched,
             "doi": self.doi,
+            "version": self.version,
+            "updated": self.updated,
+            "comment": self.comment,
         }
 
     @classmethod
@@ -165,6 +171,9 @@ class Card:
             archived=bool(data.get("archived")),
             fetched=data.get("fetched") or "",
             doi=data.get("doi") or "",
+            version=data.get("version") or "",
+            updated=data.get("updated") or "",
+            comment=data.get("comment") or "",
         )
 
 
@@ -276,6 +285,21 @@ class Delivery:
     mode: str = "now"
     # The same paper in other lists: (list, section) of each (a chat gets a paper once).
     also: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """News of a paper a list holds: a new version, a published version, or its code."""
+
+    id: int
+    list: str
+    identity: str
+    url: str
+    title: str
+    kind: str  # revised | published | code
+    value: str  # the version, the DOI, the repository
+    detail: dict[str, Any]
+    found_at: str
 
 
 @dataclass(slots=True)

@@ -159,6 +159,7 @@ def index_page(
                 (links.feed(name, "json"), "JSON Feed"),
                 (links.digest(name, "daily"), _t(lang, "page_daily")),
                 (links.digest(name, "weekly"), _t(lang, "page_weekly")),
+                (links.updates(name), _t(lang, "page_updates")),
                 (links.bib(name), "BibTeX"),
             )
         )  # fmt: skip

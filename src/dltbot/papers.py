@@ -232,6 +232,31 @@ def also_json(others: Sequence[StoredEntry]) -> list[dict[str, str]]:
     ]
 
 
+FOLLOW_UPS = ("revised", "published", "code")
+
+
+def _version_number(version: str) -> int:
+    return int(version[1:]) if version[1:].isdigit() else 0
+
+
+def follow_ups(old: Card | None, new: Card | None) -> list[tuple[str, str, dict[str, str]]]:
+    """What changed for a paper between two of its records: (kind, value, detail) for a new
+    arXiv version ("revised"), a published version's DOI or journal ("published"), a code
+    repository ("code"). Never from a first record: a paper first seen at v3 is not revised."""
+    if old is None or new is None or new.source == "github":
+        return []
+    found: list[tuple[str, str, dict[str, str]]] = []
+    if _version_number(new.version) > _version_number(old.version) > 0:
+        detail = {"version": new.version, "date": new.updated, "comment": new.comment}
+        found.append(("revised", new.version, detail))
+    published = new.doi and not new.doi.lower().startswith("10.48550/")
+    if published and new.doi.lower() != old.doi.lower():
+        found.append(("published", new.doi.lower(), {"doi": new.doi, "venue": new.venue}))
+    if new.code and new.code != old.code and not old.code:
+        found.append(("code", new.code, {"url": new.code}))
+    return found
+
+
 def coins(url: str, card: Card | None) -> str:
     """The OpenURL ContextObject (COinS, Z39.88-2004) of a paper with a card, as a query
     string; "" when it is not a paper with a record. A reference manager's browser connector

@@ -23,6 +23,7 @@ from .feed import (
     FeedDoc,
     digest_items,
     event_item,
+    follow_up_item,
     format_url,
     render,
     tag_id,
@@ -424,6 +425,24 @@ class Site:
         results = collapse(self.storage.search(q, limit=50)) if q else []
         body = page.search_page(q or "", results, self.links, lang)
         return Document(body.encode(), HTML)
+
+    def updates(self, name: str, fmt: Format = "atom") -> Document:
+        """Return the news of a list's papers: new arXiv versions, published versions, code."""
+        self._check_list(name)
+        return self._cached(("updates", name, fmt), lambda: self._render(self._updates(name), fmt))
+
+    def _updates(self, name: str) -> FeedDoc:
+        news = self.storage.follow_up_events(name, limit=self.size)
+        return FeedDoc(
+            id=tag_id(name, "updates"),
+            title=f"{name}: news of its papers",
+            subtitle="New versions, published versions and code of the papers in the list (dltbot)",
+            self_url=self.links.updates(name),
+            alternate_url=self.links.list_page(name),
+            items=[follow_up_item(item) for item in news],
+            since=self._since(name),
+            hub=self.hub,
+        )
 
     def bib(self, name: str, section: str | None = None, q: str | None = None) -> Document:
         """Return the BibTeX of a list's current entries (under `section`, matching `q`)."""

@@ -235,6 +235,12 @@ async def archive(request: web.Request) -> web.Response:
     return respond(request, document, max_age=86400)
 
 
+async def updates(request: web.Request) -> web.Response:
+    """A list's papers' news: new versions, published versions, code."""
+    render = partial(_site(request).updates, request.match_info["name"], _format(request))
+    return respond(request, await _read(request, render))
+
+
 async def bib(request: web.Request) -> web.Response:
     """A list's BibTeX (?section=, ?q= narrow it), for a reference manager."""
     query = request.query
@@ -421,6 +427,7 @@ def build_app(
         (paths.ROUTE_ARCHIVE, archive),
         (paths.ROUTE_LIST_FEED, feed),
         (paths.ROUTE_LIST_BIB, bib),
+        (paths.ROUTE_UPDATES, updates),
         (paths.ROUTE_DIGEST, digest),
         (paths.ROUTE_BIB, bib),
         (paths.ROUTE_LIST_ARCHIVE, archive),

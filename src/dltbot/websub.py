@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from .enrich.client import Http
-from .present.links import Links
+from .present.links import Links, documents
 from .retry import Retry
 from .storage import Storage
 
@@ -28,9 +28,10 @@ RETRY = Retry(first=2.0, cap=600.0, park_after=8)
 
 def changed_feeds(links: Links, name: str) -> list[str]:
     """The URLs of every document that changes when a list gets additions: the registry's
-    documents of every list and of this one (filtered feeds are not pinged: Site.feed says
-    why)."""
-    return links.documents(None) + links.documents(name)
+    feeds and digests of every list and of this one (filtered feeds are not pinged: Site.feed
+    says why; a list's papers' news change with enrichment, not with its commits)."""
+    refs = documents(None) + documents(name)
+    return [links.url(ref.path) for ref in refs if ref.kind != "updates"]
 
 
 class HubPinger:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..models import Card
 from ..untrusted import clean_line
+from ..urls import safe_link
 from .client import Http, Response
 from .doi import clean_doi
 
@@ -62,7 +63,8 @@ def parse(body: bytes) -> dict[str, Card]:
     root = ET.fromstring(body)
     cards = {}
     for entry in root.findall("a:entry", _NS):
-        found = arxiv_id((entry.findtext("a:id", "", _NS) or "").strip())
+        entry_id = (entry.findtext("a:id", "", _NS) or "").strip()
+        found = arxiv_id(entry_id)
         title = _text(entry.findtext("a:title", "", _NS))
         if found is None or not title or title == "Error":
             continue
@@ -76,6 +78,9 @@ def parse(body: bytes) -> dict[str, Card]:
         )
         category = entry.find("arxiv:primary_category", _NS)
         journal = _text(entry.findtext("arxiv:journal_ref", "", _NS))
+        comment = _text(entry.findtext("arxiv:comment", "", _NS), 1000)
+        abstract = _text(entry.findtext("a:summary", "", _NS), TEXT_LIMIT)
+        version = _VERSION.search(entry_id)
         venue = journal or (category.get("term", "") if category is not None else "")
         cards[found] = Card(
             source="arxiv",
@@ -85,13 +90,32 @@ def parse(body: bytes) -> dict[str, Card]:
                 for author in entry.findall("a:author", _NS)
                 if (name := _text(author.findtext("a:name", "", _NS), 200))
             )[:100],
-            abstract=_text(entry.findtext("a:summary", "", _NS), TEXT_LIMIT),
+            abstract=abstract,
             published=_text(entry.findtext("a:published", "", _NS))[:10],
             venue=clean_line(venue, 200),
             pdf=pdf,
             doi=clean_doi(entry.findtext("arxiv:doi", "", _NS) or ""),
+            # Its code, when the comment or the abstract names a repository.
+            code=code_link(f"{comment} {abstract}"),
+            version=version[1] if version else "",
+            updated=_text(entry.findtext("a:updated", "", _NS))[:10],
+            comment=comment,
         )
     return cards
+
+
+_VERSION = re.compile(r"(v\d+)$")
+# A code repository named in free text (an arXiv comment, an abstract): plain text, not HTML.
+_CODE = re.compile(r"https?://(?:www\.)?(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+")
+
+
+def code_link(text: str) -> str | None:
+    """The first GitHub or GitLab repository a text links, as a plain https URL."""
+    match = _CODE.search(text)
+    if match is None:
+        return None
+    url = match[0].rstrip(".").removesuffix(".git")
+    return safe_link(url.replace("http://", "https://", 1), ("https",))
 
 
 def _text(value: str | None, limit: int = 1000) -> str:

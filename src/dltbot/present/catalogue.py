@@ -298,6 +298,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "page_updates": {"en": "papers' news", "zh": "论文动态"},
     "page_also": {"en": "Also in {where}", "zh": "也收录于{where}"},
     "page_bad_query": {
         "en": "That search cannot be run ({problem}): use fewer or shorter words.",

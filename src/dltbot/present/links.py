@@ -27,7 +27,7 @@ PERIODS: tuple[Period, ...] = ("daily", "weekly")
 class DocumentRef:
     """One live document of the registry: what it is and where it lives."""
 
-    kind: Literal["feed", "digest"]
+    kind: Literal["feed", "digest", "updates"]
     list_name: str | None  # None: the document of every list
     fmt: Format
     period: Period | None = None
@@ -37,17 +37,21 @@ class DocumentRef:
         if self.kind == "digest":
             assert self.list_name is not None and self.period is not None
             return paths.digest(self.list_name, self.period, self.fmt)
+        if self.kind == "updates":
+            assert self.list_name is not None
+            return paths.updates(self.list_name, self.fmt)
         return paths.feed(self.list_name, self.fmt)
 
 
 def documents(list_name: str | None) -> list[DocumentRef]:
-    """The live documents of one list (its feed and digests) or of every list (the feed),
-    each in every format: the registry."""
+    """The live documents of one list (its feed, digests and papers' news) or of every list
+    (the feed), each in every format: the registry."""
     found = [DocumentRef("feed", list_name, fmt) for fmt in FORMATS]
     if list_name is not None:
         found += [
             DocumentRef("digest", list_name, fmt, period) for period in PERIODS for fmt in FORMATS
         ]
+        found += [DocumentRef("updates", list_name, fmt) for fmt in FORMATS]
     return found
 
 
@@ -77,6 +81,9 @@ class Links:
 
     def archive(self, name: str | None, number: int) -> str:
         return self.url(paths.archive(name, number))
+
+    def updates(self, name: str, fmt: Format = "atom") -> str:
+        return self.url(paths.updates(name, fmt))
 
     def bib(self, name: str) -> str:
         return self.url(paths.bib(name))

@@ -23,6 +23,7 @@ STATIC_SEARCH_INDEX = "/search-index.json"
 ROUTE_FEED = "/feed.{fmt}"
 ROUTE_LIST_FEED = "/lists/{name}/feed.{fmt}"
 ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
+ROUTE_UPDATES = "/lists/{name}/updates.{fmt}"  # news of its papers (before ROUTE_DIGEST)
 ROUTE_ARCHIVE = "/archive/{number}.atom"
 ROUTE_LIST_ARCHIVE = "/lists/{name}/archive/{number}.atom"
 ROUTE_BIB = "/lists/{name}.bib"  # BibTeX of a list (also at its papers.bib, as exported)
@@ -50,6 +51,11 @@ def digest(name: str, period: str, fmt: str = "atom") -> str:
 def archive(name: str | None, number: int) -> str:
     """An RFC 5005 archive page of a feed."""
     return f"{list_prefix(name)}/archive/{number}.atom"
+
+
+def updates(name: str, fmt: str = "atom") -> str:
+    """A list's papers' news: new versions, published versions, code."""
+    return f"{list_prefix(name)}/updates.{fmt}"
 
 
 def bib(name: str) -> str:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Card, CardState
+from ..models import Card, CardState, FollowUp
+from ..papers import follow_ups
 from .base import CARD_COLUMNS, CARD_JOIN, Connection, card_of
+
+
+def iso_time(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
 
 
 def search_text(card: Card | None) -> str:
@@ -20,6 +26,40 @@ def search_text(card: Card | None) -> str:
 
 class CardStore(Connection):
     """Cards and link health (written only by enrichment, read by every output)."""
+
+    def follow_up_events(
+        self, list_name: str | None = None, kinds: Sequence[str] = (), limit: int = 100
+    ) -> list[FollowUp]:
+        """News of the papers a list holds (every list's: None), newest first: each follow-up
+        once per list that holds the paper's entry."""
+        where, params = ["1"], list[Any]()
+        if list_name is not None:
+            where.append("l.name = ?")
+            params.append(list_name)
+        if kinds:
+            where.append(f"f.kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        rows = self.db.execute(
+            "SELECT f.id, f.kind, f.value, f.detail, f.found_at, l.name, e.url, e.title, "
+            "e.identity FROM follow_ups f JOIN entries e ON e.identity = f.identity "
+            f"JOIN lists l ON l.id = e.list_id WHERE {' AND '.join(where)} "
+            "ORDER BY f.id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            FollowUp(
+                id=row["id"],
+                list=row["name"],
+                identity=row["identity"],
+                url=row["url"],
+                title=row["title"],
+                kind=row["kind"],
+                value=row["value"],
+                detail=json.loads(row["detail"]),
+                found_at=row["found_at"],
+            )
+            for row in rows
+        ]
 
     def card_states(self, list_name: str | None = None) -> list[CardState]:
         """Return the enrichment state of every current entry's URL (of one list), in list
@@ -86,6 +126,14 @@ class CardStore(Connection):
                         state.etag, state.last_modified, now, changed,
                     ),
                 )  # fmt: skip
+                before = Card.from_json(json.loads(old["card"])) if old and old["card"] else None
+                for kind, value, detail in follow_ups(before, state.card):
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO follow_ups (identity, kind, value, detail, "
+                        "found_at) VALUES (?, ?, ?, ?, ?)",
+                        (state.identity, kind, value, json.dumps(detail, ensure_ascii=False),
+                         iso_time(now)),
+                    )  # fmt: skip
                 if old is None or old["search_text"] != text:
                     self.db.execute(
                         "UPDATE entries SET card_text = ? WHERE identity = ?",
