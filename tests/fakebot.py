@@ -91,6 +91,7 @@ class Call:
     at: float
     status: int = 200
     response: Any = None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name → (file, bytes)
 
 
 @dataclass
@@ -113,6 +114,7 @@ class FakeTelegram(LoopServer):
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    documents: list[tuple[int, str, bytes, str]] = field(default_factory=list)  # chat, file, …
     blocked: set[int] = field(default_factory=set)
     migrated: dict[int, int] = field(default_factory=dict)
     admins: dict[int, set[int]] = field(default_factory=dict)
@@ -235,8 +237,13 @@ class FakeTelegram(LoopServer):
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         form = await request.post() if request.method == "POST" else request.query
-        params = {key: str(value) for key, value in form.items()}
-        call = Call(method, params, time.time())
+        files = {
+            key: (value.filename, value.file.read())
+            for key, value in form.items()
+            if isinstance(value, web.FileField)
+        }
+        params = {key: str(value) for key, value in form.items() if key not in files}
+        call = Call(method, params, time.time(), files=files)
         with self.lock:
             self.calls.append(call)
         if request.match_info["token"] != self.token:
@@ -393,6 +400,23 @@ class FakeTelegram(LoopServer):
         return self._ok(
             call, {"message_id": message_id, "date": int(now), "chat": chat, "text": text}
         )
+
+    async def _api_sendDocument(self, call: Call) -> web.Response:
+        chat_id = int(call.params["chat_id"])
+        if "document" not in call.files:
+            return self._error(call, 400, "Bad Request: there is no document in the request")
+        name, data = call.files["document"]
+        if len(data) > 50_000_000:
+            return self._error(call, 413, "Request Entity Too Large")
+        with self.lock:
+            self.documents.append((chat_id, name, data, call.params.get("caption", "")))
+            message_id = self.next_message.get(chat_id, 0) + 1
+            self.next_message[chat_id] = message_id
+        chat = {"id": chat_id, "type": "private", "first_name": "U"}
+        document = {"file_id": f"f{message_id}", "file_unique_id": f"u{message_id}",
+                    "file_name": name, "file_size": len(data)}  # fmt: skip
+        return self._ok(call, {"message_id": message_id, "date": int(time.time()), "chat": chat,
+                               "document": document})  # fmt: skip
 
     async def _api_editMessageText(self, call: Call) -> web.Response:
         text, error = self._check_text(call)

@@ -454,3 +454,22 @@ def test_latest_and_inline_honour_the_hold(
         hold.release(storage.last_event_id())
         released = latest_html(storage, "en", 50, hold.upto) or ""
     assert "Held back" not in held and "Held back" in released
+
+
+def test_bib_sends_a_bibtex_document_of_the_matching_papers(db: Path, fake: FakeTelegram) -> None:
+    from dltbot.bib import parse
+
+    def scenario() -> None:
+        fake.message("/bib o1", chat_id=1001)
+        fake.wait_for(lambda: fake.documents)
+        fake.message("/bib", chat_id=1001, language="zh")
+        fake.wait_for(lambda: len(fake.documents) == 2)
+        none = ask(fake, "/bib nothingmatchesthis", 1001)
+        assert "nothingmatchesthis" in none.text
+
+    run_app(config_for(fake, db), db, scenario)
+    (chat, name, data, caption), (_, latest_name, latest, zh_caption) = fake.documents
+    assert (chat, name) == (1001, "dltbot-o1.bib") and caption.startswith("📚 BibTeX of 1 entries")
+    assert [e["title"] for e in parse(data.decode())] == ["{O1 paper}"]
+    assert latest_name == "dltbot-latest.bib" and zh_caption.startswith("📚 2 个条目的 BibTeX")
+    assert {e["title"] for e in parse(latest.decode())} == {"{O1 paper}", "{G1 paper}"}

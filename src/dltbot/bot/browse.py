@@ -5,6 +5,7 @@ words themselves: callback data holds 64 bytes, and any client can forge it."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from itertools import groupby
 
@@ -12,12 +13,15 @@ from telegram import (
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
+    InputFile,
     InputTextMessageContent,
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
-from ..models import Card, Entry
+from ..models import Card, Entry, StoredEntry
+from ..papers import collapse
 from ..present.catalogue import pick_lang, t
 from ..present.view import EntryView, entry_html, section_label
 from ..storage import Storage
@@ -39,6 +43,8 @@ from .common import (
 )
 from .context import Context
 from .flow import NO_PREVIEW
+
+log = logging.getLogger(__name__)
 
 PAGE = 5  # search results a page
 SECTION_PAGE = 10  # a section's entries a page
@@ -163,6 +169,50 @@ async def latest_command(update: Update, context: Context) -> None:
     text = latest_html(storage_of(context), lang, count, context.bot_data.hold.upto)
     for chunk in split_html(text or t(lang, "no_entries")):
         reply(update, context, chunk)
+
+
+# --- BibTeX ------------------------------------------------------------------------------
+
+
+BIB_MOST = 200  # papers a /bib document holds
+
+
+async def bib_command(update: Update, context: Context) -> None:
+    """A .bib document of the papers matching the words (of the latest additions without)."""
+    from ..bib import bibtex  # bibtexparser loads only when asked
+
+    lang = lang_of(update, context)
+    storage = storage_of(context)
+    words = " ".join(context.args or [])
+    if words:
+        checked = checked_words("q", words)
+        if checked is None:
+            reply(update, context, bad_query(lang))
+            return
+        found = [r for r, _ in collapse(storage.search(checked, limit=BIB_MOST))]
+    else:
+        upto = context.bot_data.hold.upto
+        found = [
+            StoredEntry(e.list, e.entry, 0, e.commit.sha, e.commit.date, e.card, e.link)
+            for e in storage.feed_events(["added"], limit=BIB_MOST, by_date=True, upto=upto)
+        ]
+    if not found:
+        reply(
+            update, context, t(lang, "no_match", q=esc(words)) if words else t(lang, "no_entries")
+        )
+        return
+    chat = update.effective_chat
+    if chat is None:
+        return
+    name = "dltbot-" + ("-".join(words.split())[:40] if words else "latest") + ".bib"
+    try:
+        await context.bot.send_document(
+            chat.id, InputFile(bibtex(found).encode(), filename=name),
+            caption=t(lang, "bib_sent", count=len(found)), parse_mode=ParseMode.HTML,
+        )  # fmt: skip
+    except TelegramError as error:
+        log.warning("chat %s: /bib not sent: %s", chat.id, error.message)
+        reply(update, context, t(lang, "bib_failed"))
 
 
 # --- sections ----------------------------------------------------------------------------

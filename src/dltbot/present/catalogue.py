@@ -29,6 +29,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "📚 {name} — {entries}个条目，更新于{date}",
     },
     "list_links": {"en": "{page} · {feed}", "zh": "{page} · {feed}"},
+    "bib_sent": {
+        "en": "📚 BibTeX of {count} entries: import it into Zotero, JabRef or your .bib file.",
+        "zh": "📚 {count}个条目的 BibTeX：可导入 Zotero、JabRef 或你的 .bib 文件。",
+    },
+    "bib_failed": {
+        "en": "Sorry, the BibTeX file could not be sent. Try again later.",
+        "zh": "抱歉，BibTeX 文件发送失败，请稍后再试。",
+    },
     "push_also": {"en": "also in {where}", "zh": "也收录于{where}"},
     "lists_summary": {
         "en": "📚 I follow {count} lists ({entries} entries): /lists shows them, ten a page.",
@@ -56,6 +64,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "(in a private chat, just send the words)\n"
             "/random [<i>words</i>] — a random entry, from sections named by the words if any\n"
             "/latest [<i>n</i>] — the newest additions, e.g. <code>/latest 5</code>\n"
+            "/bib [<i>words</i>] — a BibTeX file of the matching papers (or of the newest)\n"
             "/sections [<i>list</i>] — browse by section\n"
             "/lists — the lists I follow, with their page and feed\n\n"
             "<b>Subscribe</b>\n"
@@ -79,6 +88,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "（私聊时直接发送关键词即可）\n"
             "/random [<i>关键词</i>] — 随机一条；给出关键词时从名称匹配的章节中选\n"
             "/latest [<i>n</i>] — 最新添加的条目，例如<code>/latest 5</code>\n"
+            "/bib [<i>关键词</i>] — 匹配论文的 BibTeX 文件（不给关键词则为最新添加）\n"
             "/sections [<i>列表</i>] — 按章节浏览\n"
             "/lists — 我关注的列表，以及网页和订阅源\n\n"
             "<b>订阅</b>\n"
