@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .feed import period_key
-from .models import FeedEvent, ListState, StoredEntry
+from .models import FeedEvent, FollowUp, ListState, StoredEntry
 from .papers import coins
 from .present import paths
 from .present.catalogue import t
@@ -121,8 +121,10 @@ def index_page(
     limit: int = 50,
     lang: str = "en",
     static: bool = False,
+    news: Mapping[str, Sequence[FollowUp]] | None = None,
 ) -> str:
-    """Return the front page: per list, the latest additions grouped by whole days."""
+    """Return the front page: per list, the latest additions grouped by whole days (a
+    paper's news beside it)."""
     out = [_head(_t(lang, "page_title"), feeds, lang)]
     out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
     # A static export's form goes to its search.html beside the page, wherever it is served.
@@ -172,7 +174,9 @@ def index_page(
                     out.append("</ul>")
                 out.append(f"<h3>{escape(key)}</h3><ul>")
                 day = key
-            out.append(_entry_item(EntryView(event.entry, event.card, event.link), lang))
+            view = EntryView(event.entry, event.card, event.link)
+            said = _news_html((news or {}).get(event.entry.identity, ()), lang)
+            out.append(_entry_item(view, lang, news=said))
         if day is not None:
             out.append("</ul>")
         if older:
@@ -186,8 +190,23 @@ def index_page(
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
 
 
-def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
-    """An entry with its card: title, section, description, authors, abstract, facts."""
+def _news_html(news: Sequence[FollowUp], lang: str) -> str:
+    """A paper's news, one line: "🆕 v4 (2024-06-01) · published: DOI … · code"."""
+    parts = []
+    for item in news[:5]:
+        if item.kind == "revised":
+            date = f" ({item.detail.get('date')})" if item.detail.get("date") else ""
+            parts.append(escape(_t(lang, "news_revised", version=item.value) + date))
+        elif item.kind == "published":
+            parts.append(_link(f"https://doi.org/{item.value}", _t(lang, "news_published")))
+        else:
+            parts.append(_link(item.value, _t(lang, "news_code")))
+    return f'<p class="meta">🆕 {" · ".join(parts)}</p>' if parts else ""
+
+
+def _entry_item(view: EntryView, lang: str, section: str | None = None, news: str = "") -> str:
+    """An entry with its card: title, section, description, authors, abstract, facts, and
+    its paper's news (trusted HTML from _news_html)."""
     parts = [f"<li>{_link(view.entry.url, view.title)}"]
     if broken := view.broken(lang):
         parts.append(f' <span class="broken">⚠ {escape(broken)}</span>')
@@ -200,6 +219,7 @@ def _entry_item(view: EntryView, lang: str, section: str | None = None) -> str:
         shown = linked_html(view.entry.description, view.entry.text_links, 220, escape)
         parts.append(f'<p class="desc">{shown}</p>')
     parts.append(view.card_html(lang, abstract_limit=300))
+    parts.append(news)
     if context := coins(view.entry.url, view.card):  # a reference manager saves it from here
         parts.append(f'<span class="Z3988" title="{escape(context)}"></span>')
     parts.append("</li>")

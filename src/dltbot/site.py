@@ -29,7 +29,7 @@ from .feed import (
     tag_id,
 )
 from .hold import Hold
-from .models import ListState
+from .models import FollowUp, ListState
 from .papers import also_json, collapse
 from .present import paths
 from .present.data import result_json
@@ -410,7 +410,13 @@ class Site:
                 ["added"], state.name, limit=self.size + 1, upto=self.hold.upto
             )
             lists.append((state, self.storage.entry_count(state.id), events))
-        body = page.index_page(lists, self.feed_urls(), self.links, self.size, lang, static)
+        # Each paper's news, shown beside it (newest first, for the entries on the page).
+        news: dict[str, list[FollowUp]] = {}
+        for item in self.storage.follow_up_events(None, limit=5000):
+            news.setdefault(item.identity, []).append(item)
+        body = page.index_page(
+            lists, self.feed_urls(), self.links, self.size, lang, static, news=news
+        )
         return Document(body.encode(), HTML)
 
     def search_page(self, q: str | None, lang: str = "en") -> Document:

@@ -308,6 +308,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "news_revised": {"en": "new version {version}", "zh": "新版本{version}"},
+    "news_published": {"en": "published", "zh": "已正式发表"},
+    "news_code": {"en": "code", "zh": "代码"},
     "page_updates": {"en": "papers' news", "zh": "论文动态"},
     "page_also": {"en": "Also in {where}", "zh": "也收录于{where}"},
     "page_bad_query": {
