@@ -473,3 +473,31 @@ def test_bib_sends_a_bibtex_document_of_the_matching_papers(db: Path, fake: Fake
     assert [e["title"] for e in parse(data.decode())] == ["{O1 paper}"]
     assert latest_name == "dltbot-latest.bib" and zh_caption.startswith("📚 2 个条目的 BibTeX")
     assert {e["title"] for e in parse(latest.decode())} == {"{O1 paper}", "{G1 paper}"}
+
+
+def test_updates_subscriptions_hear_of_their_papers_news(db: Path, fake: FakeTelegram) -> None:
+    """`/subscribe … +updates` also brings the papers' news (off by default); a first
+    record of a paper is no news."""
+    from dltbot.models import Card, CardState
+
+    def record(version: str) -> None:
+        with Storage(db) as storage:
+            entry = next(e.entry for e in storage.entries("dlt") if e.entry.title == "O1 paper")
+            card = Card(source="arxiv", title="O1 paper", authors=("A. Author",),
+                        version=version, updated="2026-12-01", comment="camera-ready")  # fmt: skip
+            storage.save_card_states([CardState(entry.identity, entry.url, card)], 0.0)
+
+    def scenario() -> None:
+        record("v1")  # before anyone asked: no news for them later either
+        answer = ask(fake, "/subscribe dlt +updates", 1001)
+        assert "papers' news" in answer.text
+        assert "papers" not in ask(fake, "/subscribe dlt", 2002, user_id=2002).text.split("\n")[-1]
+        record("v2")
+        news = fake.wait_for(
+            lambda: [s for s in fake.sent if s.chat_id == 1001 and "Papers' news" in s.text]
+        )
+        assert "new version v2: O1 paper (dlt)" in news[0].text and "camera-ready" in news[0].text
+        record("v2")  # the same record again: nothing more
+
+    run_app(config_for(fake, db), db, scenario)
+    assert len([s for s in fake.sent if "Papers' news" in s.text]) == 1  # chat 2002: none

@@ -446,6 +446,35 @@ def _m014_follow_ups(db: sqlite3.Connection) -> None:
     )
 
 
+def _m015_news_subscriptions(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- A subscription that asked for its papers' news (`/subscribe … +updates`), and the
+        -- last follow-up it was given (it starts from the present, like additions).
+        ALTER TABLE subscriptions ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscriptions ADD COLUMN news_cursor INTEGER NOT NULL DEFAULT 0;
+        -- News waiting for a chat, kept as the outbox keeps additions.
+        CREATE TABLE news_outbox (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL DEFAULT 0,
+            follow_up_id INTEGER NOT NULL REFERENCES follow_ups (id),
+            list_name TEXT NOT NULL,
+            lang TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'parked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            error TEXT,
+            sent_at TEXT,
+            UNIQUE (chat_id, thread_id, follow_up_id)
+        );
+        CREATE INDEX news_outbox_pending ON news_outbox (status, chat_id, id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -461,6 +490,7 @@ MIGRATIONS: list[Migration] = [
     _m012_folded_search_index,
     _m013_event_papers,
     _m014_follow_ups,
+    _m015_news_subscriptions,
 ]
 
 

@@ -267,6 +267,7 @@ class Subscription:
     mode: str = "now"  # "now", "daily" or "weekly"
     quiet: bool = False  # held during the chat's quiet hours
     created_at: str | None = None
+    updates: bool = False  # also its papers' news (/subscribe … +updates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +301,18 @@ class FollowUp:
     value: str  # the version, the DOI, the repository
     detail: dict[str, Any]
     found_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewsDelivery:
+    """A pending piece of a paper's news for one chat (topic)."""
+
+    id: int
+    chat_id: int
+    thread_id: int
+    attempts: int
+    news: FollowUp
+    lang: str = "en"
 
 
 @dataclass(slots=True)

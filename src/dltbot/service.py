@@ -272,6 +272,7 @@ class Service:
         if self.sender is None or self.storage is None or self.stopping.is_set():
             return
         self.storage.fan_out(self.hold.upto)
+        self.storage.fan_out_news()
         if self.bot_started:
             await self.sender.run_once()
 

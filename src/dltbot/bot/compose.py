@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..models import Delivery
+from ..models import Delivery, NewsDelivery
 from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
 from ..present.links import Links
 from ..present.view import entry_html, section_label, telegram_html, telegram_link
@@ -97,3 +97,24 @@ def _footer(lang: str, links: Links | None, one_list: str | None) -> tuple[str, 
             parts.append((telegram_link(url, label), label))
     parts.append(("/subscriptions", "/subscriptions"))
     return " · ".join(p[0] for p in parts), " · ".join(p[1] for p in parts)
+
+
+def compose_news(rows: Sequence[NewsDelivery], lang: str) -> str:
+    """One message of papers' news (at most ten, each bounded): what changed, and the paper."""
+    lines = [f"<b>{t(lang, 'news_header')}</b>"]
+    for row in rows[:10]:
+        news = row.news
+        title = telegram_link(news.url, telegram_html(shorten(news.title, 200)))
+        if news.kind == "revised":
+            what = t(lang, "news_revised", version=telegram_html(news.value))
+            comment = shorten(str(news.detail.get("comment") or ""), 200)
+            extra = f"\n<i>{telegram_html(comment)}</i>" if comment else ""
+        elif news.kind == "published":
+            what = telegram_link(f"https://doi.org/{news.value}", t(lang, "news_published"))
+            venue = shorten(str(news.detail.get("venue") or ""), 120)
+            extra = f" · {telegram_html(venue)}" if venue else ""
+        else:
+            what, extra = telegram_link(news.value, t(lang, "news_code")), ""
+        where = telegram_html(shorten(news.list, 60))
+        lines.append(f"• {what}: {title} ({where}){extra}")
+    return "\n\n".join(lines)

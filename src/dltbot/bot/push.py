@@ -20,11 +20,11 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from ..models import Delivery
+from ..models import Delivery, NewsDelivery
 from ..present.links import Links
 from ..retry import Retry
 from ..storage import Storage
-from .compose import compose_push
+from .compose import compose_news, compose_push
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,57 @@ class Sender:
         self.lock = asyncio.Lock()
 
     async def run_once(self) -> int:
-        """Send one message to each chat that has pending rows and may have one now."""
+        """Send one message to each chat that has pending rows and may have one now (its
+        additions first; its papers' news when no addition waits)."""
+        sent = await self._additions()
+        return sent + await self._news()
+
+    async def _news(self) -> int:
+        async with self.lock:
+            now = self.clock()
+            chats: dict[tuple[int, int], list[NewsDelivery]] = {}
+            for row in self.storage.pending_news(now):
+                if self.next_ok.get(row.chat_id, 0.0) <= now:
+                    chats.setdefault((row.chat_id, row.thread_id), []).append(row)
+            ready: dict[int, tuple[int, list[NewsDelivery]]] = {}
+            for (chat_id, thread_id), rows in chats.items():
+                ready.setdefault(chat_id, (thread_id, rows[:10]))
+            results = await asyncio.gather(
+                *(self._send_news(chat, thread, rows) for chat, (thread, rows) in ready.items())
+            )
+            return sum(results)
+
+    async def _send_news(self, chat_id: int, thread_id: int, rows: list[NewsDelivery]) -> int:
+        html = compose_news(rows, rows[0].lang)
+        ids = [row.id for row in rows]
+        now = self.clock()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.pacing.overall
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        pace = self.pacing.private if chat_id > 0 else self.pacing.group
+        self.next_ok[chat_id] = self.clock() + pace
+        try:
+            await self.bot.send_message(
+                chat_id, html, parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                message_thread_id=thread_id or None,
+            )  # fmt: skip
+        except RetryAfter as error:
+            wait = retry_seconds(error) * self.pacing.scale
+            self.storage.retry_chat_after(chat_id, self.clock() + wait)
+            self.next_ok[chat_id] = self.clock() + wait
+            return 0
+        except TelegramError as error:  # blocked, migrated, down: the additions' path says it
+            attempts = rows[0].attempts + 1
+            park = RETRY.parks(attempts) and not isinstance(error, NetworkError)
+            log.warning("chat %s: news not sent: %s", chat_id, error.message)
+            self.storage.news_failed(ids, error.message, self.clock() + RETRY.delay(attempts), park)
+            return 0
+        self.storage.news_sent(ids, datetime.now(UTC).isoformat(timespec="seconds"))
+        return 1
+
+    async def _additions(self) -> int:
         async with self.lock:  # one round at a time, whoever calls
             now = self.clock()
             chats: dict[tuple[int, int], list[Delivery]] = {}

@@ -67,9 +67,17 @@ async def subscribe_command(update: Update, context: Context) -> None:
     if chat_id is None:
         return
     storage = storage_of(context)
-    list_name, words = _target(storage, list(context.args or []))
+    args = list(context.args or [])
+    # `+updates`: the papers' news too (new versions, published versions, code).
+    updates = "+updates" in args
+    list_name, words = _target(storage, [a for a in args if a != "+updates"])
     if words and checked_words("subscribe", words) is None:
         reply(update, context, bad_query(lang))
+        return
+    if updates:
+        answer = _subscribe(update, context, chat_id, list_name, words)
+        storage.want_updates(chat_id, thread_of(update), list_name, words)
+        reply(update, context, answer + "\n" + t(lang, "subscribed_updates"))
         return
     if words and not storage.search(words, list_name or None, limit=1):
         names = ", ".join(state.name for state in storage.list_states())

@@ -308,6 +308,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "标题匹配的排在前面。",
     },
     "page_no_match": {"en": "No entry matches “{q}”.", "zh": "没有条目匹配“{q}”。"},
+    "news_header": {"en": "📰 Papers' news", "zh": "📰 论文动态"},
+    "subscribed_updates": {
+        "en": "You will also hear of their papers' news here: new versions, published "
+        "versions and code.",
+        "zh": "这里也会推送其中论文的动态：新版本、正式发表与代码。",
+    },
     "news_revised": {"en": "new version {version}", "zh": "新版本{version}"},
     "news_published": {"en": "published", "zh": "已正式发表"},
     "news_code": {"en": "code", "zh": "代码"},

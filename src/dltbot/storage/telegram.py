@@ -11,6 +11,8 @@ from typing import Any
 from ..models import (
     Delivery,
     Entry,
+    FollowUp,
+    NewsDelivery,
     Subscription,
 )
 from ..query import match_words
@@ -22,6 +24,7 @@ from .base import (
     Connection,
     add_filters,
     card_of,
+    entry_columns,
     links_of,
     match_clause,
 )
@@ -111,7 +114,7 @@ class TelegramStore(Connection):
         """Return active subscriptions (of one chat, one topic), oldest first."""
         sql = (
             "SELECT id, chat_id, thread_id, list_name, filter, origin, lang, mode, quiet, "
-            "created_at FROM subscriptions WHERE active"
+            "created_at, updates FROM subscriptions WHERE active"
         )
         params: list[Any] = []
         if chat_id is not None:
@@ -121,7 +124,12 @@ class TelegramStore(Connection):
             sql += " AND thread_id = ?"
             params.append(thread_id)
         rows = self.db.execute(sql + " ORDER BY id", params)
-        return [Subscription(**{**dict(row), "quiet": bool(row["quiet"])}) for row in rows]
+        return [
+            Subscription(
+                **{**dict(row), "quiet": bool(row["quiet"]), "updates": bool(row["updates"])}
+            )
+            for row in rows
+        ]
 
     def subscription(self, chat_id: int, sub_id: int) -> Subscription | None:
         """Return one active subscription of a chat (None: not this chat's, or ended)."""
@@ -230,6 +238,94 @@ class TelegramStore(Connection):
                 ).rowcount
                 self.db.execute("UPDATE subscriptions SET cursor = ? WHERE id = ?", (top, sub_id))
         return added
+
+    def want_updates(self, chat_id: int, thread_id: int, list_name: str, words: str) -> None:
+        """The subscription also gets its papers' news, from the present on."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE subscriptions SET news_cursor = CASE WHEN updates THEN news_cursor "
+                "ELSE (SELECT coalesce(max(id), 0) FROM follow_ups) END, updates = 1 "
+                "WHERE chat_id = ? AND thread_id = ? AND list_name = ? AND filter = ?",
+                (chat_id, thread_id, list_name, words),
+            )
+
+    def fan_out_news(self) -> int:
+        """Put papers' news into the news outbox of every subscription that asked for it
+        (its list's papers, matching its words by the one rule); a chat gets each once."""
+        added = 0
+        with self.atomic():
+            top = self.db.execute("SELECT coalesce(max(id), 0) FROM follow_ups").fetchone()[0]
+            subs = self.db.execute(
+                "SELECT s.id, s.chat_id, s.thread_id, s.list_name, s.filter, s.news_cursor, "
+                "coalesce(c.lang, s.lang, 'en') AS lang FROM subscriptions s "
+                "JOIN chats c ON c.chat_id = s.chat_id "
+                "WHERE s.active AND c.active AND s.updates AND s.news_cursor < ?",
+                (top,),
+            ).fetchall()
+            for row in subs:
+                where, params = ["f.id > ?", "f.id <= ?"], [row["news_cursor"], top]
+                add_filters(where, params, row["list_name"])
+                match_clause(where, params, match_words(row["filter"]), entry_columns("e"))
+                added += self.db.execute(
+                    "INSERT OR IGNORE INTO news_outbox (chat_id, thread_id, follow_up_id, "
+                    "list_name, lang) SELECT ?, ?, f.id, min(l.name), ? FROM follow_ups f "
+                    "JOIN entries e ON e.identity = f.identity JOIN lists l ON l.id = e.list_id "
+                    f"WHERE {' AND '.join(where)} GROUP BY f.id ORDER BY f.id",
+                    [row["chat_id"], row["thread_id"], row["lang"], *params],
+                ).rowcount
+                self.db.execute(
+                    "UPDATE subscriptions SET news_cursor = ? WHERE id = ?", (top, row["id"])
+                )
+        return added
+
+    def pending_news(self, now: float, limit: int = 500) -> list[NewsDelivery]:
+        """News that may be sent now, oldest first."""
+        rows = self.db.execute(
+            "SELECT n.id, n.chat_id, n.thread_id, n.attempts, n.list_name, n.lang, f.id AS f_id, "
+            "f.identity, f.kind, f.value, f.detail, f.found_at, "
+            "(SELECT e.url FROM entries e WHERE e.identity = f.identity LIMIT 1) AS url, "
+            "(SELECT e.title FROM entries e WHERE e.identity = f.identity LIMIT 1) AS title "
+            "FROM news_outbox n JOIN follow_ups f ON f.id = n.follow_up_id "
+            "JOIN chats c ON c.chat_id = n.chat_id WHERE n.status = 'pending' "
+            "AND n.next_attempt <= ? AND c.active AND c.retry_until <= ? ORDER BY n.id LIMIT ?",
+            (now, now, limit),
+        )
+        return [
+            NewsDelivery(
+                id=row["id"],
+                chat_id=row["chat_id"],
+                thread_id=row["thread_id"],
+                attempts=row["attempts"],
+                news=FollowUp(
+                    id=row["f_id"],
+                    list=row["list_name"],
+                    identity=row["identity"],
+                    url=row["url"] or "",
+                    title=row["title"] or row["identity"],
+                    kind=row["kind"],
+                    value=row["value"],
+                    detail=json.loads(row["detail"]),
+                    found_at=row["found_at"],
+                ),
+                lang=row["lang"] or "en",
+            )
+            for row in rows
+        ]
+
+    def news_sent(self, ids: Sequence[int], now: str) -> None:
+        with self.atomic():
+            self.db.executemany(
+                "UPDATE news_outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
+                [(now, row_id) for row_id in ids],
+            )
+
+    def news_failed(self, ids: Sequence[int], error: str, next_attempt: float, park: bool) -> None:
+        with self.atomic():
+            self.db.executemany(
+                "UPDATE news_outbox SET attempts = attempts + 1, error = ?, next_attempt = ?, "
+                "status = CASE WHEN ? THEN 'parked' ELSE status END WHERE id = ?",
+                [(error, next_attempt, park, row_id) for row_id in ids],
+            )
 
     def pending_deliveries(self, now: float, limit: int = 5000) -> list[Delivery]:
         """Return pending outbox rows that may be sent now, oldest first; a paper that other
