@@ -102,19 +102,8 @@ class Sender:
     async def _send_news(self, chat_id: int, thread_id: int, rows: list[NewsDelivery]) -> int:
         html = compose_news(rows, rows[0].lang)
         ids = [row.id for row in rows]
-        now = self.clock()
-        slot = max(now, self.next_slot)
-        self.next_slot = slot + self.pacing.overall
-        if slot > now:
-            await asyncio.sleep(slot - now)
-        pace = self.pacing.private if chat_id > 0 else self.pacing.group
-        self.next_ok[chat_id] = self.clock() + pace
         try:
-            await self.bot.send_message(
-                chat_id, html, parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                message_thread_id=thread_id or None,
-            )  # fmt: skip
+            await self._send(chat_id, thread_id, html)
         except RetryAfter as error:
             wait = retry_seconds(error) * self.pacing.scale
             self.storage.retry_chat_after(chat_id, self.clock() + wait)
@@ -144,14 +133,10 @@ class Sender:
             )
             return sum(results)
 
-    async def _deliver(self, chat_id: int, thread_id: int, rows: list[Delivery]) -> int:
-        _, _, offset = self.storage.quiet_hours(chat_id)
-        today = (datetime.now(UTC) + timedelta(minutes=offset)).date().isoformat()
-        push = compose_push(rows, rows[0].lang, today, self.links)
-        batch, html = push.rows, push.html
-        ids = [row.id for row in batch]
-        # Evenly spaced sends keep every one-second window under the overall rate (a bucket
-        # would allow a burst on top of the steady rate).
+    async def _send(self, chat_id: int, thread_id: int, html: str) -> None:
+        """Send one message at its turn: evenly spaced sends keep every one-second window
+        under the overall rate (a bucket would allow a burst on top of the steady rate), and
+        each chat waits its interval."""
         now = self.clock()
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.pacing.overall
@@ -159,14 +144,22 @@ class Sender:
             await asyncio.sleep(slot - now)
         pace = self.pacing.private if chat_id > 0 else self.pacing.group
         self.next_ok[chat_id] = self.clock() + pace
+        await self.bot.send_message(
+            chat_id,
+            html,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            message_thread_id=thread_id or None,
+        )
+
+    async def _deliver(self, chat_id: int, thread_id: int, rows: list[Delivery]) -> int:
+        _, _, offset = self.storage.quiet_hours(chat_id)
+        today = (datetime.now(UTC) + timedelta(minutes=offset)).date().isoformat()
+        push = compose_push(rows, rows[0].lang, today, self.links)
+        batch, html = push.rows, push.html
+        ids = [row.id for row in batch]
         try:
-            await self.bot.send_message(
-                chat_id,
-                html,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                message_thread_id=thread_id or None,
-            )
+            await self._send(chat_id, thread_id, html)
         except RetryAfter as error:
             wait = retry_seconds(error) * self.pacing.scale
             log.warning("chat %s: Telegram asks to wait %.0fs", chat_id, wait)

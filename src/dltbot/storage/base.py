@@ -19,6 +19,7 @@ from ..models import (
     Commit,
     Entry,
     FeedEvent,
+    FollowUp,
     LinkHealth,
     StoredEntry,
     StoredEvent,
@@ -81,6 +82,22 @@ def match_clause(
 def entry_columns(table: str) -> list[str]:
     """An entries alias's MATCH_COLUMNS."""
     return [f"{table}.{column}" for column in MATCH_COLUMNS]
+
+
+def follow_up_row(row: Any) -> FollowUp:
+    """A paper's news from a row naming news_id, news_list, identity, kind, value, detail,
+    found_at, url and title."""
+    return FollowUp(
+        id=row["news_id"],
+        list=row["news_list"],
+        identity=row["identity"],
+        url=row["url"] or "",
+        title=row["title"] or row["identity"],
+        kind=row["kind"],
+        value=row["value"],
+        detail=json.loads(row["detail"]),
+        found_at=row["found_at"],
+    )
 
 
 def _casefold(value: str | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..models import Card, CardState, FollowUp
 from ..papers import follow_ups
-from .base import CARD_COLUMNS, CARD_JOIN, Connection, card_of
+from .base import CARD_COLUMNS, CARD_JOIN, Connection, card_of, follow_up_row
 
 
 def iso_time(now: float) -> str:
@@ -40,26 +40,14 @@ class CardStore(Connection):
             where.append(f"f.kind IN ({', '.join('?' * len(kinds))})")
             params.extend(kinds)
         rows = self.db.execute(
-            "SELECT f.id, f.kind, f.value, f.detail, f.found_at, l.name, e.url, e.title, "
-            "e.identity FROM follow_ups f JOIN entries e ON e.identity = f.identity "
-            f"JOIN lists l ON l.id = e.list_id WHERE {' AND '.join(where)} "
+            "SELECT f.id AS news_id, f.kind, f.value, f.detail, f.found_at, "
+            "l.name AS news_list, e.url, e.title, e.identity FROM follow_ups f "
+            "JOIN entries e ON e.identity = f.identity JOIN lists l ON l.id = e.list_id "
+            f"WHERE {' AND '.join(where)} "
             "ORDER BY f.id DESC LIMIT ?",
             [*params, limit],
         )
-        return [
-            FollowUp(
-                id=row["id"],
-                list=row["name"],
-                identity=row["identity"],
-                url=row["url"],
-                title=row["title"],
-                kind=row["kind"],
-                value=row["value"],
-                detail=json.loads(row["detail"]),
-                found_at=row["found_at"],
-            )
-            for row in rows
-        ]
+        return [follow_up_row(row) for row in rows]
 
     def card_states(self, list_name: str | None = None) -> list[CardState]:
         """Return the enrichment state of every current entry's URL (of one list), in list

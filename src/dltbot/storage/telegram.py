@@ -11,7 +11,6 @@ from typing import Any
 from ..models import (
     Delivery,
     Entry,
-    FollowUp,
     NewsDelivery,
     Subscription,
 )
@@ -25,6 +24,7 @@ from .base import (
     add_filters,
     card_of,
     entry_columns,
+    follow_up_row,
     links_of,
     match_clause,
 )
@@ -281,8 +281,8 @@ class TelegramStore(Connection):
     def pending_news(self, now: float, limit: int = 500) -> list[NewsDelivery]:
         """News that may be sent now, oldest first."""
         rows = self.db.execute(
-            "SELECT n.id, n.chat_id, n.thread_id, n.attempts, n.list_name, n.lang, f.id AS f_id, "
-            "f.identity, f.kind, f.value, f.detail, f.found_at, "
+            "SELECT n.id, n.chat_id, n.thread_id, n.attempts, n.lang, f.id AS news_id, "
+            "n.list_name AS news_list, f.identity, f.kind, f.value, f.detail, f.found_at, "
             "(SELECT e.url FROM entries e WHERE e.identity = f.identity LIMIT 1) AS url, "
             "(SELECT e.title FROM entries e WHERE e.identity = f.identity LIMIT 1) AS title "
             "FROM news_outbox n JOIN follow_ups f ON f.id = n.follow_up_id "
@@ -296,33 +296,33 @@ class TelegramStore(Connection):
                 chat_id=row["chat_id"],
                 thread_id=row["thread_id"],
                 attempts=row["attempts"],
-                news=FollowUp(
-                    id=row["f_id"],
-                    list=row["list_name"],
-                    identity=row["identity"],
-                    url=row["url"] or "",
-                    title=row["title"] or row["identity"],
-                    kind=row["kind"],
-                    value=row["value"],
-                    detail=json.loads(row["detail"]),
-                    found_at=row["found_at"],
-                ),
+                news=follow_up_row(row),
                 lang=row["lang"] or "en",
             )
             for row in rows
         ]
 
     def news_sent(self, ids: Sequence[int], now: str) -> None:
+        """Record that Telegram accepted the message holding these news rows."""
+        self._sent("news_outbox", ids, now)
+
+    def news_failed(self, ids: Sequence[int], error: str, next_attempt: float, park: bool) -> None:
+        """Record a failed attempt at news rows: retry at next_attempt, or park them."""
+        self._failed("news_outbox", ids, error, next_attempt, park)
+
+    def _sent(self, table: str, ids: Sequence[int], now: str) -> None:
         with self.atomic():
             self.db.executemany(
-                "UPDATE news_outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
+                f"UPDATE {table} SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
                 [(now, row_id) for row_id in ids],
             )
 
-    def news_failed(self, ids: Sequence[int], error: str, next_attempt: float, park: bool) -> None:
+    def _failed(
+        self, table: str, ids: Sequence[int], error: str, next_attempt: float, park: bool
+    ) -> None:
         with self.atomic():
             self.db.executemany(
-                "UPDATE news_outbox SET attempts = attempts + 1, error = ?, next_attempt = ?, "
+                f"UPDATE {table} SET attempts = attempts + 1, error = ?, next_attempt = ?, "
                 "status = CASE WHEN ? THEN 'parked' ELSE status END WHERE id = ?",
                 [(error, next_attempt, park, row_id) for row_id in ids],
             )
@@ -394,20 +394,11 @@ class TelegramStore(Connection):
 
     def mark_sent(self, ids: Sequence[int], now: str) -> None:
         """Record that Telegram accepted the message holding these rows."""
-        with self.atomic():
-            self.db.executemany(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
-                [(now, row_id) for row_id in ids],
-            )
+        self._sent("outbox", ids, now)
 
     def mark_failed(self, ids: Sequence[int], error: str, next_attempt: float, park: bool) -> None:
         """Record a failed attempt: retry at next_attempt, or park the rows with the reason."""
-        with self.atomic():
-            self.db.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, error = ?, next_attempt = ?, "
-                "status = CASE WHEN ? THEN 'parked' ELSE status END WHERE id = ?",
-                [(error, next_attempt, park, row_id) for row_id in ids],
-            )
+        self._failed("outbox", ids, error, next_attempt, park)
 
     def retry_chat_after(self, chat_id: int, until: float) -> None:
         """Remember Telegram's RetryAfter for a chat."""
