@@ -469,6 +469,9 @@ def test_bib_sends_a_bibtex_document_of_the_matching_papers(db: Path, fake: Fake
 
     run_app(config_for(fake, db), db, scenario)
     (chat, name, data, caption), (_, latest_name, latest, zh_caption) = fake.documents
+    from dltbot.bot.browse import bib_file_name
+
+    assert bib_file_name("../../etc/passwd <x> \u202e") == "dltbot-etcpasswd-x.bib"
     assert (chat, name) == (1001, "dltbot-o1.bib") and caption.startswith("📚 BibTeX of 1 entries")
     assert [e["title"] for e in parse(data.decode())] == ["{O1 paper}"]
     assert latest_name == "dltbot-latest.bib" and zh_caption.startswith("📚 2 个条目的 BibTeX")

@@ -177,6 +177,12 @@ async def latest_command(update: Update, context: Context) -> None:
 BIB_MOST = 200  # papers a /bib document holds
 
 
+def bib_file_name(words: str) -> str:
+    """The .bib file's name from the user's words: letters, digits and dashes only."""
+    stem = "-".join("".join(ch for ch in w if ch.isalnum()) for w in words.split())[:40]
+    return f"dltbot-{stem.strip('-') or 'latest'}.bib"
+
+
 async def bib_command(update: Update, context: Context) -> None:
     """A .bib document of the papers matching the words (of the latest additions without)."""
     from ..bib import bibtex  # bibtexparser loads only when asked
@@ -204,7 +210,7 @@ async def bib_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    name = "dltbot-" + ("-".join(words.split())[:40] if words else "latest") + ".bib"
+    name = bib_file_name(words)
     try:
         await context.bot.send_document(
             chat.id, InputFile(bibtex(found).encode(), filename=name),
