@@ -122,9 +122,10 @@ def test_commands_buttons_and_inline_mode(
 
         def ask(text: str, **kwargs: object) -> Sent:
             nonlocal n
-            fake.message(text, **kwargs)  # type: ignore[arg-type]
             target = int(kwargs.get("chat_id", chat))  # type: ignore[call-overload]
+            # Counted before asking: at the suite's pace the answer may come at once.
             n_before = len([s for s in fake.sent if s.chat_id == target])
+            fake.message(text, **kwargs)  # type: ignore[arg-type]
             return fake.wait_for(last_to(fake, target, n_before + 1))
 
         welcome = ask("/start", language="zh")
