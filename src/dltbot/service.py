@@ -157,7 +157,9 @@ class Service:
             )  # fmt: skip
             site.base = self.config.base_url(bound=runner.port)
             if not self.config.feed.base_url:
-                log.warning(
+                # Serving every address (a container) means readers elsewhere: say it louder.
+                say = log.warning if host in ("0.0.0.0", "::", "") else log.info
+                say(
                     "feed.base_url (DLTBOT_BASE_URL) is unset: the feeds and the page link to "
                     "the address each reader asks; the bot shows no page or feed links, and "
                     "export and WebSub pings use %s. Set it to the public address.",
