@@ -358,3 +358,45 @@ def test_news_when_a_paper_is_revised_published_or_gets_code(repo: GitRepo, tmp_
         [*cli, "--kind", "added", "--kind", "code"], capture_output=True, text=True
     )
     assert both.returncode == 1 and "go without others" in both.stderr
+
+
+def test_crossref_relations_join_a_published_doi_to_its_arxiv_preprint(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    from fakeweb import FakeWeb
+    from test_enrich import enrich
+
+    web = FakeWeb().start()
+    try:
+        web.papers = {"2404.19756": {"title": "KAN", "authors": ["Ziming Liu"], "abstract": "x"}}
+        web.works = {"10.1000/kan.iclr": {
+            "title": ["KAN: Kolmogorov-Arnold Networks"], "author": [{"given": "Ziming", "family": "Liu"}],
+            "container-title": ["ICLR"], "DOI": "10.1000/kan.iclr",
+            "relation": {"has-preprint": [{"id-type": "doi", "id": "10.48550/arXiv.2404.19756"},
+                                          {"id-type": "uri", "id": "javascript:alert(1)"}],
+                         "is-preprint-of": "not a list"},
+        }}  # fmt: skip
+        other = GitRepo(tmp_path / "other")
+        repo.commit(
+            {"README.md": "# L\n\n## P\n\n- [KAN](https://arxiv.org/abs/2404.19756)\n"}, "l"
+        )
+        other.commit(
+            {
+                "README.md": "# M\n\n## Venues\n\n- [KAN at ICLR](https://doi.org/10.1000/kan.iclr)\n"
+            },
+            "m",
+        )
+        db = tmp_path / "db.sqlite3"
+        with Storage(db) as storage:
+            sync_list(storage, ListSource("l", str(repo.path)), tmp_path / "clones")
+            sync_list(storage, ListSource("m", str(other.path)), tmp_path / "clones")
+        enrich(db, web.config(), every=True)
+        with Storage(db) as storage:
+            everything = storage.entries("l") + storage.entries("m")
+    finally:
+        web.stop()
+    papers = group(everything)
+    assert len(papers) == 1
+    paper = papers[0].to_json()
+    assert paper["key"] == "arxiv:2404.19756" and paper["doi"] == "10.1000/kan.iclr"
+    assert [place["list"] for place in paper["in"]] == ["l", "m"]

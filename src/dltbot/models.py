@@ -135,6 +135,7 @@ class Card:
     version: str = ""  # arXiv: the latest version ("v3"), and when it came, and its comment
     updated: str = ""
     comment: str = ""
+    related: tuple[str, ...] = ()  # DOIs of the work's other versions (Crossref's relations)
 
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON outputs and the database keep it."""
@@ -154,6 +155,7 @@ class Card:
             "version": self.version,
             "updated": self.updated,
             "comment": self.comment,
+            "related": list(self.related),
         }
 
     @classmethod
@@ -174,6 +176,7 @@ class Card:
             version=data.get("version") or "",
             updated=data.get("updated") or "",
             comment=data.get("comment") or "",
+            related=tuple(data.get("related") or ()),
         )
 
 

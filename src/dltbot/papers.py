@@ -100,8 +100,10 @@ def keys_of(url: str, card: Card | None) -> list[str]:
     keys = []
     if (link := paper_link(url)) is not None:
         keys.append(link.key)
-    if card is not None and card.doi and (by_doi := doi_link(card.doi)) is not None:
-        keys.append(by_doi.key)
+    if card is not None:  # its record's DOI, and its other versions' (Crossref relations)
+        for doi in (card.doi, *card.related):
+            if doi and (by_doi := doi_link(doi)) is not None:
+                keys.append(by_doi.key)
     if keys and keys[0].startswith("arxiv:"):  # its DataCite DOI names it too
         keys.append(f"doi:10.48550/arxiv.{keys[0].removeprefix('arxiv:').lower()}")
     return list(dict.fromkeys(keys))

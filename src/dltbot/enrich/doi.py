@@ -76,7 +76,25 @@ def card_from_crossref(body: bytes) -> Card | None:
         venue=clean_line(_first(work.get("container-title")), 300),
         pdf=pdf,
         doi=clean_doi(str(work.get("DOI") or "")),
+        related=_versions(work.get("relation")),
     )
+
+
+def _versions(relation: Any) -> tuple[str, ...]:
+    """DOIs of the same work in another version, as Crossref relates them: its preprint
+    (`has-preprint`, often arXiv's 10.48550/arXiv.…) or its published version
+    (`is-preprint-of`). Untrusted: DOIs only, a few."""
+    if not isinstance(relation, dict):
+        return ()
+    found = []
+    for kind in ("has-preprint", "is-preprint-of"):
+        items = relation.get(kind)
+        for item in items[:10] if isinstance(items, list) else []:
+            if not isinstance(item, dict) or str(item.get("id-type") or "").lower() != "doi":
+                continue
+            if doi := clean_doi(str(item.get("id") or "")):
+                found.append(doi)
+    return tuple(dict.fromkeys(found))[:10]
 
 
 def _first(value: Any) -> str:

@@ -49,6 +49,7 @@ def _card_of(data: bytes) -> Card | None:
     if not isinstance(value, dict) or set(value) != _CARD_FIELDS:
         raise ValueError("not a card")
     value["authors"] = tuple(value["authors"])
+    value["related"] = tuple(value["related"])
     return Card(**value)
 
 
