@@ -393,8 +393,11 @@ def test_crossref_relations_join_a_published_doi_to_its_arxiv_preprint(
         enrich(db, web.config(), every=True)
         with Storage(db) as storage:
             everything = storage.entries("l") + storage.entries("m")
+            # Their events now share the paper's key: a chat gets it once.
+            keys = {row[0] for row in storage.db.execute("SELECT paper_key FROM events")}
     finally:
         web.stop()
+    assert keys == {"arxiv:2404.19756"}
     papers = group(everything)
     assert len(papers) == 1
     paper = papers[0].to_json()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import Card, CardState, FollowUp
-from ..papers import follow_ups
+from ..papers import best_key, follow_ups, keys_of
 from .base import CARD_COLUMNS, CARD_JOIN, Connection, card_of, follow_up_row
 
 
@@ -122,6 +122,13 @@ class CardStore(Connection):
                         (state.identity, kind, value, json.dumps(detail, ensure_ascii=False),
                          iso_time(now)),
                     )  # fmt: skip
+                if state.card is not None and (keys := keys_of(state.url, state.card)):
+                    # The paper its record names (a preprint's published DOI, Crossref's
+                    # relations) becomes its events' key: a chat gets it once, one key for all.
+                    self.db.execute(
+                        "UPDATE events SET paper_key = ? WHERE identity = ? AND paper_key IS NOT ?",
+                        (best_key(keys), state.identity, best_key(keys)),
+                    )
                 if old is None or old["search_text"] != text:
                     self.db.execute(
                         "UPDATE entries SET card_text = ? WHERE identity = ?",
