@@ -62,7 +62,8 @@ class Running:
             return error.code, error.read()
 
     def health(self) -> dict[str, dict[str, object]]:
-        return {item["list"]: item for item in json.loads(self.get("/healthz")[1])["lists"]}
+        body = json.loads(self.get("/healthz?details=1")[1])["lists"]
+        return {item["list"]: item for item in body}
 
     def stop(self) -> float:
         started = time.monotonic()

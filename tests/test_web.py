@@ -155,7 +155,7 @@ def test_page_escapes_and_discovers_feeds(served: tuple[Server, GitRepo, Path]) 
 
 def test_healthz_turns_503_when_a_list_fails_too_long(served: tuple[Server, GitRepo, Path]) -> None:
     server, _, db = served
-    body = json.loads(server.get("/healthz")[2])
+    body = json.loads(server.get("/healthz?details=1")[2])
     assert body["status"] == "ok"
     assert [(e["list"], e["status"], e["entries"], e["healthy"]) for e in body["lists"]] == [
         ("dlt", "ok", 2, True)
@@ -166,14 +166,14 @@ def test_healthz_turns_503_when_a_list_fails_too_long(served: tuple[Server, GitR
             "UPDATE lists SET status = 'failing', last_error = 'remote unreachable', "
             "failing_since = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
         )
-    status, _, raw = server.get("/healthz")
+    status, _, raw = server.get("/healthz?details=1")
     assert status == 200  # failing, but not for long yet: one word for the list and the whole
     body = json.loads(raw)
     assert (body["status"], body["failing"], body["degraded"]) == ("degraded", [], ["dlt"])
     assert (body["lists"][0]["status"], body["lists"][0]["healthy"]) == ("degraded", True)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE lists SET failing_since = '2020-01-01T00:00:00+00:00'")
-    status, _, raw = server.get("/healthz")
+    status, _, raw = server.get("/healthz?details=1")
     assert status == 503
     body = json.loads(raw)
     assert (body["status"], body["failing"], body["degraded"]) == ("failing", ["dlt"], [])
@@ -276,3 +276,29 @@ def test_the_exported_page_searches_without_a_server(
     assert lines["one"].split("|")[0] == "One" and lines["FIRST"] == "One"
     assert lines["script"].startswith("<script>")  # the hostile title, as text
     assert lines["nothing here"] == ""
+
+
+def test_healthz_stays_small_with_hundreds_of_lists(tmp_path: Path) -> None:
+    """700 lists, 300 of them failing for long: counts and at most 50 names each by default
+    (under 10 KB); every list only with ?details=1."""
+    from dltbot.config import Config
+    from dltbot.site import Site
+    from dltbot.storage import Storage
+
+    with Storage(tmp_path / "db.sqlite3") as storage:
+        for number in range(700):
+            storage.ensure_list(
+                f"awesome-list-number-{number:03d}", f"https://github.com/o/r{number}"
+            )
+        storage.db.execute(
+            "UPDATE lists SET status = 'failing', failing_since = '2020-01-01T00:00:00+00:00', "
+            "last_error = 'remote unreachable' WHERE id % 7 < 3"
+        )
+        site = Site(storage, Config())
+        small = site.health()
+        full = site.health(details=True)
+    body = json.loads(small.body)
+    assert len(small.body) < 10_000 and small.status == 503
+    assert body["count"] == {"lists": 700, "ok": 400, "degraded": 0, "failing": 300}
+    assert len(body["failing"]) == 50 and "lists" not in body
+    assert len(json.loads(full.body)["lists"]) == 700

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from xml.etree import ElementTree
 
 from . import page
@@ -71,6 +72,7 @@ RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
 BIBTEX = "application/x-bibtex; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
+HEALTH_NAMES = 50  # names of lists not ok that /healthz gives without ?details
 DESCRIPTION_SHOWN = 300  # characters of a description the static search shows (all match)
 
 
@@ -480,12 +482,14 @@ class Site:
         body = json.dumps({"query": q, "results": results}, ensure_ascii=False, indent=1)
         return Document(body.encode() + b"\n", JSON)
 
-    def health(self) -> Document:
-        """Return each list's sync health; status 503 if one failed for over 3 intervals.
+    def health(self, details: bool = False) -> Document:
+        """Return the lists' sync health; status 503 if one failed for over 3 intervals.
 
         One vocabulary for a list and for the whole: "ok"; "degraded" when its last sync
         failed, but not for 3 intervals yet (200); "failing" past that (503, for health
-        checks). A list is "healthy" unless it is "failing"."""
+        checks). A list is "healthy" unless it is "failing". By default, counts and the names
+        of lists not ok (at most HEALTH_NAMES of each: small with hundreds of lists); with
+        `details`, every list's state."""
         now = self.clock()
         lists = []
         for state in self.lists():
@@ -497,7 +501,22 @@ class Site:
                     since = datetime.fromisoformat(state.failing_since)
                     if now - since > timedelta(seconds=3 * interval):
                         status = "failing"
-            lists.append(
+            lists.append((state, status))
+        failing = [state.name for state, status in lists if status == "failing"]
+        degraded = [state.name for state, status in lists if status == "degraded"]
+        body: dict[str, Any] = {
+            "status": "failing" if failing else "degraded" if degraded else "ok",
+            "count": {
+                "lists": len(lists),
+                "ok": len(lists) - len(failing) - len(degraded),
+                "degraded": len(degraded),
+                "failing": len(failing),
+            },
+            "failing": failing[:HEALTH_NAMES],
+            "degraded": degraded[:HEALTH_NAMES],
+        }
+        if details:
+            body["lists"] = [
                 {
                     "list": state.name,
                     "status": status,
@@ -509,11 +528,8 @@ class Site:
                     "last_error": redact(state.last_error) if state.last_error else None,
                     "failing_since": state.failing_since,
                 }
-            )
-        failing = [item["list"] for item in lists if item["status"] == "failing"]
-        degraded = [item["list"] for item in lists if item["status"] == "degraded"]
-        status = "failing" if failing else "degraded" if degraded else "ok"
-        body = {"status": status, "failing": failing, "degraded": degraded, "lists": lists}
+                for state, status in lists
+            ]
         data = json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
         return Document(data, JSON, status=503 if failing else 200)
 

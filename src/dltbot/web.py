@@ -271,8 +271,10 @@ async def api_search(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Sync health of every list, 503 when one has failed for too long."""
-    document = await _read(request, _site(request).health)
+    """Sync health: counts and the lists not ok (`?details=1`: every list), 503 when one has
+    failed for too long."""
+    details = request.query.get("details", "") not in ("", "0")
+    document = await _read(request, partial(_site(request).health, details))
     return web.Response(
         status=document.status,
         body=document.body,
