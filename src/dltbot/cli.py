@@ -327,8 +327,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         return _print_follow_ups(args, news)
     kinds: list[EventKind] = args.kind or []
     with _open_storage(args) as storage:
-        if args.list and storage.list_state(args.list) is None:
-            raise DltbotError(f"--list {args.list}: no such list in the database")
+        _check_list(storage, args.list)
         events = storage.events(args.list, kinds, limit=args.limit, newest_first=True)
         total = (
             len(events)
@@ -347,8 +346,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def _print_follow_ups(args: argparse.Namespace, kinds: list[str]) -> int:
     with _open_storage(args) as storage:
-        if args.list and storage.list_state(args.list) is None:
-            raise DltbotError(f"--list {args.list}: no such list in the database")
+        _check_list(storage, args.list)
         found = storage.follow_up_events(args.list, kinds, limit=args.limit or 1000)
     for news in reversed(found):
         if args.json:
@@ -426,20 +424,25 @@ def cmd_entries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_list(storage: Storage, name: str | None) -> None:
+    """Refuse a --list the database does not hold."""
+    if name and storage.list_state(name) is None:
+        raise DltbotError(f"--list {name}: no such list in the database")
+
+
 def _current(args: argparse.Namespace, storage: Storage) -> list[StoredEntry]:
     """The current entries of --list (or of every list), in list order."""
-    names = [state.name for state in storage.list_states()]
-    if args.list and args.list not in names:
-        raise DltbotError(f"--list {args.list}: no such list in the database")
-    return [e for name in ([args.list] if args.list else names) for e in storage.entries(name)]
+    _check_list(storage, args.list)
+    names = [args.list] if args.list else [state.name for state in storage.list_states()]
+    return [e for name in names for e in storage.entries(name)]
 
 
 def cmd_papers(args: argparse.Namespace) -> int:
     """Print each paper once: key, title, authors, year, venue, links, where it stands."""
     with _open_storage(args) as storage:
+        _check_list(storage, args.list)
+        # Every list's entries: a paper of --list shows all the lists that hold it.
         everything = [e for s in storage.list_states() for e in storage.entries(s.name)]
-        if args.list:
-            _current(args, storage)  # the list must exist
     found = papers.group(everything)
     if args.list:
         found = [p for p in found if any(e.list == args.list for e in p.entries)]
@@ -687,8 +690,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
         raise DltbotError("enrich.enabled is false in the config; nothing to do")
     with _open_storage(args) as storage:
         path = storage.path
-        if args.list and storage.list_state(args.list) is None:
-            raise DltbotError(f"--list {args.list}: no such list in the database")
+        _check_list(storage, args.list)
         every = [s.identity for s in storage.card_states(args.list)] if args.all else None
     enricher = Enricher(config.enrich, path, config.feed.base_url)
     report = asyncio.run(enricher.run(args.list, every))
@@ -707,8 +709,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
 def cmd_links(args: argparse.Namespace) -> int:
     """Print link health; exit 1 if a shown link is broken (for a list's CI)."""
     with _open_storage(args) as storage:
-        if args.list and storage.list_state(args.list) is None:
-            raise DltbotError(f"--list {args.list}: no such list in the database")
+        _check_list(storage, args.list)
         states = storage.card_states(args.list)
     broken = 0
     for state in states:

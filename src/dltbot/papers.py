@@ -19,9 +19,9 @@ from .present.view import section_label
 
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
 _OLD_ID = re.compile(r"^([a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
-_ARXIV_HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
+ARXIV_HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
 _AR5IV_HOSTS = {"ar5iv.org", "www.ar5iv.org", "ar5iv.labs.arxiv.org"}
-_DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
+DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
 _ACL_ID = re.compile(r"^([A-Z]\d{2}-\d{4}|\d{4}\.[a-z0-9-]+\.\d+)$", re.IGNORECASE)
@@ -37,10 +37,22 @@ class PaperLink:
     version: str = ""  # "v2" for …/abs/2404.19756v2
 
 
-def _arxiv(found: str) -> PaperLink | None:
+def arxiv_number(found: str) -> tuple[str, str] | None:
+    """An arXiv id and the version it names ("2404.19756", "v2"), from the end of a path
+    ("2404.19756v2.pdf", "math/0211159"); None when it is no arXiv id."""
     found = found.removesuffix(".pdf").strip("/")
     match = _NEW_ID.match(found) or _OLD_ID.match(found)
-    return PaperLink(f"arxiv:{match[1]}", match[2] or "") if match else None
+    return (match[1], match[2] or "") if match else None
+
+
+def is_doi(value: str) -> bool:
+    """Whether a text is a DOI (10.NNNN/…)."""
+    return bool(_DOI.match(value))
+
+
+def _arxiv(found: str) -> PaperLink | None:
+    number = arxiv_number(found)
+    return PaperLink(f"arxiv:{number[0]}", number[1]) if number else None
 
 
 def paper_link(url: str) -> PaperLink | None:
@@ -51,7 +63,7 @@ def paper_link(url: str) -> PaperLink | None:
         return None
     host = (parts.hostname or "").lower()
     path = unquote(parts.path).strip("/")
-    if host in _ARXIV_HOSTS or host in _AR5IV_HOSTS:
+    if host in ARXIV_HOSTS or host in _AR5IV_HOSTS:
         for prefix in ("abs/", "pdf/", "html/", "format/"):
             if path.startswith(prefix):
                 return _arxiv(path[len(prefix) :])
@@ -63,7 +75,7 @@ def paper_link(url: str) -> PaperLink | None:
         return None
     if host == "huggingface.co" and path.startswith("papers/"):
         return _arxiv(path[len("papers/") :])
-    if host in _DOI_HOSTS:
+    if host in DOI_HOSTS:
         return doi_link(path)
     if host in ("openreview.net", "www.openreview.net") and path in ("forum", "pdf"):
         ids = parse_qs(parts.query).get("id", [])
@@ -88,7 +100,7 @@ def url_paper_key(url: str) -> str | None:
 def doi_link(doi: str) -> PaperLink | None:
     """A DOI as a paper's key (arXiv's DataCite DOIs are the arXiv paper)."""
     doi = doi.strip()
-    if not _DOI.match(doi) or len(doi) > 300:
+    if not is_doi(doi) or len(doi) > 300:
         return None
     if match := _ARXIV_DOI.match(doi):
         return _arxiv(match[1])

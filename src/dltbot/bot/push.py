@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -27,6 +28,7 @@ from ..storage import Storage
 from .compose import compose_news, compose_push
 
 log = logging.getLogger(__name__)
+Row = TypeVar("Row", Delivery, NewsDelivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +88,12 @@ class Sender:
 
     async def _news(self) -> int:
         async with self.lock:
-            now = self.clock()
-            chats: dict[tuple[int, int], list[NewsDelivery]] = {}
-            for row in self.storage.pending_news(now):
-                if self.next_ok.get(row.chat_id, 0.0) <= now:
-                    chats.setdefault((row.chat_id, row.thread_id), []).append(row)
-            ready: dict[int, tuple[int, list[NewsDelivery]]] = {}
-            for (chat_id, thread_id), rows in chats.items():
-                ready.setdefault(chat_id, (thread_id, rows[:10]))
+            ready = self._due(self.storage.pending_news(self.clock()))
             results = await asyncio.gather(
-                *(self._send_news(chat, thread, rows) for chat, (thread, rows) in ready.items())
+                *(
+                    self._send_news(chat, thread, rows[:10])
+                    for chat, (thread, rows) in ready.items()
+                )
             )
             return sum(results)
 
@@ -120,18 +118,24 @@ class Sender:
 
     async def _additions(self) -> int:
         async with self.lock:  # one round at a time, whoever calls
-            now = self.clock()
-            chats: dict[tuple[int, int], list[Delivery]] = {}
-            for row in self.storage.pending_deliveries(now):
-                if self.next_ok.get(row.chat_id, 0.0) <= now:
-                    chats.setdefault((row.chat_id, row.thread_id), []).append(row)
-            ready: dict[int, tuple[int, list[Delivery]]] = {}
-            for (chat_id, thread_id), rows in chats.items():
-                ready.setdefault(chat_id, (thread_id, rows))  # one topic per chat per round
+            ready = self._due(self.storage.pending_deliveries(self.clock()))
             results = await asyncio.gather(
                 *(self._deliver(chat_id, thread, rows) for chat_id, (thread, rows) in ready.items())
             )
             return sum(results)
+
+    def _due(self, rows: Sequence[Row]) -> dict[int, tuple[int, list[Row]]]:
+        """The pending rows of each chat that may have a message now, by chat: one topic per
+        chat per round (chat → (topic, its rows, oldest first))."""
+        now = self.clock()
+        topics: dict[tuple[int, int], list[Row]] = {}
+        for row in rows:
+            if self.next_ok.get(row.chat_id, 0.0) <= now:
+                topics.setdefault((row.chat_id, row.thread_id), []).append(row)
+        ready: dict[int, tuple[int, list[Row]]] = {}
+        for (chat_id, thread_id), found in topics.items():
+            ready.setdefault(chat_id, (thread_id, found))
+        return ready
 
     async def _send(self, chat_id: int, thread_id: int, html: str) -> None:
         """Send one message at its turn: evenly spaced sends keep every one-second window

@@ -12,30 +12,28 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlencode, urlsplit
 
 from ..models import Card
+from ..papers import ARXIV_HOSTS, arxiv_number, paper_link
 from ..untrusted import clean_line
 from ..urls import safe_link
 from .client import Http, Response
 from .doi import clean_doi
 
 BATCH = 100
-_HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
-_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
-_OLD_ID = re.compile(r"^([a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
 _NS = {"a": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
 TEXT_LIMIT = 5000
 
 
 def arxiv_id(url: str) -> str | None:
-    """Return the paper id (no version) of an arXiv abs, pdf or html URL."""
+    """Return the paper id (no version) of an arXiv abs, pdf or html URL (the ones the arXiv
+    API is asked about; papers.paper_link reads every spelling)."""
     parts = urlsplit(url)
-    if parts.hostname not in _HOSTS:
+    if parts.hostname not in ARXIV_HOSTS:
         return None
     path = parts.path.strip("/")
     for prefix in ("abs/", "pdf/", "html/"):
         if path.startswith(prefix):
-            found = path[len(prefix) :].removesuffix(".pdf").strip("/")
-            match = _NEW_ID.match(found) or _OLD_ID.match(found)
-            return match[1] if match else None
+            number = arxiv_number(path[len(prefix) :])
+            return number[0] if number else None
     return None
 
 
@@ -80,7 +78,7 @@ def parse(body: bytes) -> dict[str, Card]:
         journal = _text(entry.findtext("arxiv:journal_ref", "", _NS))
         comment = _text(entry.findtext("arxiv:comment", "", _NS), 1000)
         abstract = _text(entry.findtext("a:summary", "", _NS), TEXT_LIMIT)
-        version = _VERSION.search(entry_id)
+        link = paper_link(entry_id)  # …/abs/2404.19756v3: its latest version
         venue = journal or (category.get("term", "") if category is not None else "")
         cards[found] = Card(
             source="arxiv",
@@ -97,14 +95,13 @@ def parse(body: bytes) -> dict[str, Card]:
             doi=clean_doi(entry.findtext("arxiv:doi", "", _NS) or ""),
             # Its code, when the comment or the abstract names a repository.
             code=code_link(f"{comment} {abstract}"),
-            version=version[1] if version else "",
+            version=link.version if link else "",
             updated=_text(entry.findtext("a:updated", "", _NS))[:10],
             comment=comment,
         )
     return cards
 
 
-_VERSION = re.compile(r"(v\d+)$")
 # A code repository named in free text (an arXiv comment, an abstract): plain text, not HTML.
 _CODE = re.compile(r"https?://(?:www\.)?(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+")
 

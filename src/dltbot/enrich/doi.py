@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from ..models import Card
+from ..papers import DOI_HOSTS, is_doi
 from ..untrusted import clean_line
 from ..urls import safe_link
-
-_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
 def doi_of(url: str) -> str | None:
     """Return the DOI of a doi.org URL."""
     parts = urlsplit(url)
-    if parts.hostname not in _HOSTS:
+    if parts.hostname not in DOI_HOSTS:
         return None
     doi = unquote(parts.path.lstrip("/"))
-    return doi if _DOI.match(doi) else None
+    return doi if is_doi(doi) else None
 
 
 def clean_doi(value: str) -> str:
@@ -32,7 +29,7 @@ def clean_doi(value: str) -> str:
     for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
         if value.lower().startswith(prefix):
             value = value[len(prefix) :]
-    return value if _DOI.match(value) and len(value) <= 300 else ""
+    return value if is_doi(value) and len(value) <= 300 else ""
 
 
 def works_url(api: str, doi: str) -> str:
