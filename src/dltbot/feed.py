@@ -21,7 +21,7 @@ from lxml import etree
 
 from .models import FeedEvent, FollowUp
 from .papers import paper_json
-from .present.links import Format, Period, commit_url
+from .present.links import Format, Period, commit_url, doi_url
 from .present.view import EntryView, attr_html, linked_html, section_label, text_html
 from .untrusted import xml_safe
 from .urls import safe_link
@@ -145,7 +145,7 @@ def follow_up_item(news: FollowUp) -> FeedItem:
     elif news.kind == "published":
         said = " · ".join(p for p in (detail.get("venue") or "", f"DOI {news.value}") if p)
         extra = ""
-        link = safe_link(f"https://doi.org/{news.value}") or safe_link(news.url)
+        link = safe_link(doi_url(news.value)) or safe_link(news.url)
     else:
         said, extra, link = news.value, "", safe_link(news.value) or safe_link(news.url)
     content = f"<p>{text_html(_NEWS[news.kind])}: {text_html(said)}</p>"

@@ -9,7 +9,7 @@ from .models import FeedEvent, FollowUp, ListState, StoredEntry
 from .papers import coins
 from .present import paths
 from .present.catalogue import t
-from .present.links import Links
+from .present.links import Links, doi_url
 from .present.view import EntryView, linked_html, section_label
 from .present.view import attr_html as escape  # the one escaping rule (view.py)
 from .untrusted import redact, xml_safe
@@ -198,7 +198,7 @@ def _news_html(news: Sequence[FollowUp], lang: str) -> str:
             date = f" ({item.detail.get('date')})" if item.detail.get("date") else ""
             parts.append(escape(_t(lang, "news_revised", version=item.value) + date))
         elif item.kind == "published":
-            parts.append(_link(f"https://doi.org/{item.value}", _t(lang, "news_published")))
+            parts.append(_link(doi_url(item.value), _t(lang, "news_published")))
         else:
             parts.append(_link(item.value, _t(lang, "news_code")))
     return f'<p class="meta">🆕 {" · ".join(parts)}</p>' if parts else ""

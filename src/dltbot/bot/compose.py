@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..models import Delivery, NewsDelivery
 from ..present.catalogue import MESSAGE_LIMIT, META_LIMIT, t, visible_length
-from ..present.links import Links
+from ..present.links import Links, doi_url
 from ..present.view import entry_html, section_label, telegram_html, telegram_link
 from ..untrusted import shorten
 
@@ -110,7 +110,7 @@ def compose_news(rows: Sequence[NewsDelivery], lang: str) -> str:
             comment = shorten(str(news.detail.get("comment") or ""), 200)
             extra = f"\n<i>{telegram_html(comment)}</i>" if comment else ""
         elif news.kind == "published":
-            what = telegram_link(f"https://doi.org/{news.value}", t(lang, "news_published"))
+            what = telegram_link(doi_url(news.value), t(lang, "news_published"))
             venue = shorten(str(news.detail.get("venue") or ""), 120)
             extra = f" · {telegram_html(venue)}" if venue else ""
         else:

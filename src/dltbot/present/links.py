@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ..urls import forge_web_url
 from . import paths
@@ -97,6 +97,11 @@ class Links:
     def documents(self, name: str | None) -> list[str]:
         """The URLs of the registry's documents of a list (or of every list)."""
         return [self.url(ref.path) for ref in documents(name)]
+
+
+def doi_url(doi: str) -> str:
+    """The resolver's page of a DOI (a published version, in every output)."""
+    return f"https://doi.org/{quote(doi, safe='/:;()._-')}"
 
 
 def commit_url(remote: str, sha: str) -> str | None:
