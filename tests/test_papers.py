@@ -403,3 +403,14 @@ def test_crossref_relations_join_a_published_doi_to_its_arxiv_preprint(
     paper = papers[0].to_json()
     assert paper["key"] == "arxiv:2404.19756" and paper["doi"] == "10.1000/kan.iclr"
     assert [place["list"] for place in paper["in"]] == ["l", "m"]
+
+
+def test_code_named_in_hostile_text_is_a_plain_https_link_or_nothing() -> None:
+    from dltbot.enrich.arxiv import code_link
+
+    assert code_link("Code at http://github.com/o/r.git.") == "https://github.com/o/r"
+    assert code_link("see https://github.com/o/r\u202e/evil and javascript:alert(1)") == (
+        "https://github.com/o/r"
+    )
+    assert code_link("javascript://github.com/o/r https://evil.org/github.com/o/r") is None
+    assert code_link("x" * 100_000) is None
