@@ -204,6 +204,7 @@ def test_export_writes_the_same_documents(
         "lists/dlt/feed.atom",
         "lists/dlt/feed.json",
         "lists/dlt/feed.rss",
+        "lists/dlt/index.html",
         "lists/dlt/papers.bib",
         "lists/dlt/updates.atom",
         "lists/dlt/updates.json",
@@ -215,7 +216,7 @@ def test_export_writes_the_same_documents(
         "search.html",
         "search.js",
     ]
-    assert result.stdout == f"dltbot: wrote 21 files to {out} (0 unchanged)\n"
+    assert result.stdout == f"dltbot: wrote 22 files to {out} (0 unchanged)\n"
 
 
 def test_export_with_a_base_url_writes_only_what_changed(
@@ -235,7 +236,7 @@ def test_export_with_a_base_url_writes_only_what_changed(
     )
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     again = subprocess.run(command, capture_output=True, text=True)
-    assert again.stdout == f"dltbot: wrote 0 files to {out} (21 unchanged)\n"
+    assert again.stdout == f"dltbot: wrote 0 files to {out} (22 unchanged)\n"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
     repo.commit({"README.md": V2}, "add two")
     sync(repo, db)

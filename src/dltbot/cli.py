@@ -148,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--path", help=f"list file in the repository (default {DEFAULT_PATH})")
     sync.add_argument("--name", help="list name (default: the repository's name)")
     sync.add_argument("--branch", help="branch to follow (default: the remote's HEAD)")
-    sync.add_argument("--list", dest="only", metavar="NAME", help="sync only this configured list")
+    sync.add_argument(
+        "--list", dest="only", metavar="NAME",
+        help="sync only this list (a list of lists: and the lists it brings)",
+    )  # fmt: skip
     sync.set_defaults(func=cmd_sync)
 
     events = command("events", "Show recorded events, oldest first.")
@@ -275,11 +278,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         sources = config.sources()
         if args.only:
             sources = [source for source in sources if source.name == args.only]
-            if not sources:
-                raise DltbotError(f"--list {args.only}: no such list in the config")
     db_path = Path(args.db) if args.db else config.database_path()
     with Storage(db_path) as storage:
+        if args.only and not sources and args.only not in {m[0] for m in storage.members()}:
+            raise DltbotError(f"--list {args.only}: no such list in the config")
         reports = sync_all(storage, sources, db_path.parent / "clones", _progress_factory())
+        if not args.repo:
+            reports += _sync_members(storage, config, reports, args.only, db_path)
     failed = 0
     for report in reports:
         if report.error:
@@ -293,6 +298,28 @@ def cmd_sync(args: argparse.Namespace) -> int:
             report.name, report.commits, counts, head, report.seconds,
         )  # fmt: skip
     return 1 if failed else 0
+
+
+def _sync_members(
+    storage: Storage, config: Any, reports: list[Any], only: str | None, db_path: Path
+) -> list[Any]:
+    """After the lists of lists synced, follow what they link: sync the lists they bring
+    (with --list, only a list of lists' own members, or that one list)."""
+    from . import metalist
+
+    configured = [source.name for source in config.sources()]
+    synced = {report.name for report in reports if not report.error}
+    metas = [item for item in config.lists_from if item.source().name in synced]
+    for item in metas:
+        membership = metalist.refresh(storage, item, configured)
+        if membership.linked > item.max_lists:
+            print(terminal_safe(
+                f"{item.source().name}: links {membership.linked} repositories; following "
+                f"the first {item.max_lists} (max_lists)"), file=sys.stderr)  # fmt: skip
+    members = [s for s in metalist.sources(storage, config) if s.meta is not None]
+    if only:
+        members = [s for s in members if only in (s.meta, s.name)]
+    return sync_all(storage, members, db_path.parent / "clones", _progress_factory())
 
 
 def _progress_factory() -> Any:
@@ -547,14 +574,22 @@ def cmd_lists(args: argparse.Namespace) -> int:
                         "last_sync": state.last_sync_at,
                         "last_success": state.last_success_at,
                         "last_error": redact(state.last_error or "") or None,
+                        "from": state.meta,
+                        "left": state.left_at,
+                        "links_lists": state.linked,
                     }
                 )
             else:
                 error = f" ({redact(state.last_error)})" if state.last_error else ""
                 head = (state.head or "-")[:12]
+                origin = f", from {state.meta}" if state.meta else ""
+                if state.left_at:
+                    origin += f" (left it {state.left_at[:10]}; not followed)"
+                if state.linked is not None:
+                    origin += f", links {state.linked} repositories"
                 print(
                     terminal_safe(
-                        f"{state.name}: {state.status}{error}, {count} entries, head {head}"
+                        f"{state.name}: {state.status}{error}, {count} entries, head {head}{origin}"
                     )
                 )
     return 0

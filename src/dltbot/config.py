@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from . import logfilter
 from .errors import ConfigError
@@ -116,7 +125,25 @@ class ListConfig(_Strict):
             interval_seconds=self.interval,
             git_timeout_seconds=limits.git_timeout,
             max_file_bytes=limits.max_file_size,
+            max_clone_bytes=limits.max_clone_size,
         )
+
+
+class ListsFromConfig(ListConfig):
+    """A list of lists: every repository its entries link is followed as a list."""
+
+    # At most this many lists come from it (the first ones, in the list's order).
+    max_lists: int = Field(default=1000, ge=1, le=100_000)
+    # Hosts besides the known forges whose https://host/owner/repo links are repositories.
+    forges: list[str] = Field(default_factory=list)
+
+    @field_validator("forges")
+    @classmethod
+    def _check_forges(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not re.match(r"^[a-z0-9.-]+(:\d+)?$", host):
+                raise ValueError(f"{host!r}: must be a host name, such as git.example.org")
+        return value
 
 
 class SyncConfig(_Strict):
@@ -124,6 +151,9 @@ class SyncConfig(_Strict):
 
     git_timeout: Duration = 600  # a clone or fetch running longer is killed
     max_file_size: Size = 5_000_000  # a larger list file marks the list failing
+    # A clone growing past this on disk is killed and the list marked failing (a list of
+    # lists may link a huge repository; remote clones take only the list file's blobs).
+    max_clone_size: Size = 500_000_000
     # Syncs of different lists run at once, at most this many (never two of one list): a slow
     # remote holds one slot, not the schedule.
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -308,16 +338,25 @@ class Config(_Strict):
     export: ExportConfig = Field(default_factory=ExportConfig)
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
-    lists: list[ListConfig] = Field(
-        default_factory=lambda: [ListConfig(repo=DEFAULT_REPO, path=DEFAULT_PATH)]
-    )
+    # Lists of lists (declared before `lists`: its check reads this one).
+    lists_from: list[ListsFromConfig] = Field(default_factory=list)
+    # Default: the seed list, unless lists_from names where the lists come from.
+    lists: list[ListConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "lists" not in data and not data.get("lists_from"):
+            return {**data, "lists": [{"repo": DEFAULT_REPO, "path": DEFAULT_PATH}]}
+        return data
 
     @field_validator("lists")
     @classmethod
-    def _unique_names(cls, value: list[ListConfig]) -> list[ListConfig]:
-        if not value:
+    def _unique_names(cls, value: list[ListConfig], info: ValidationInfo) -> list[ListConfig]:
+        metas = info.data.get("lists_from") or []
+        if not value and not metas:
             raise ValueError("must name at least one list (or leave the key out for the default)")
-        names = [item.source().name for item in value]
+        names = [item.source().name for item in [*metas, *value]]
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise ValueError(f"two lists are named {name!r}; give one a `name:`")
@@ -340,8 +379,9 @@ class Config(_Strict):
         return f"http://{host}:{bound or port}"
 
     def sources(self) -> list[ListSource]:
-        """Return the lists to follow."""
-        return [item.source(self.sync) for item in self.lists]
+        """Return the lists the configuration names (lists of lists first); the lists that
+        come from lists of lists are in the database (metalist.Followed adds them)."""
+        return [item.source(self.sync) for item in [*self.lists_from, *self.lists]]
 
 
 # Every environment variable dltbot reads, and the key it overrides (applied over the file);

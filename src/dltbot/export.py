@@ -23,7 +23,11 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
         paths.STATIC_SEARCH_JS: Document(SEARCH_JS.lstrip().encode(), "text/javascript"),
         paths.STATIC_SEARCH_INDEX: site.search_index(),
     }
+    for number in range(2, site.index_pages() + 1):  # the index of many lists, paged
+        documents[f"/index-{number}.html"] = site.index(static=True, number=number)
     for name in [None, *(state.name for state in site.lists())]:
+        if name is not None:  # its own page
+            documents[paths.list_page(name)] = site.list_page(name, static=True)
         for ref in links.documents(name):  # the registry: what the server serves, written
             if ref.kind == "digest":
                 assert ref.list_name is not None and ref.period is not None

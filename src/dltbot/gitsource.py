@@ -293,8 +293,14 @@ def _decode(data: bytes, encoding: str) -> str:
         return data.decode("utf-8", "replace")
 
 
-def find_list_file(repository: git.Repo, rev: str, wanted: str) -> str:
-    """Return the path of the list file at rev, matched case-insensitively (readme.md).
+# A list without a configured path is its readme, the first of these found at the top of its
+# tree (case-insensitively: readme.md, Readme.md).
+README_NAMES = ("README.md", "README.markdown", "README.mdown", "README.mkd", "README")
+
+
+def find_list_file(repository: git.Repo, rev: str, wanted: str | None) -> str:
+    """Return the path of the list file at rev, matched case-insensitively (readme.md);
+    `wanted` None: the readme (README_NAMES).
 
     A symlink or a submodule there is not a list file: the list fails with that reason.
     """
@@ -307,11 +313,19 @@ def find_list_file(repository: git.Repo, rev: str, wanted: str) -> str:
         meta, tab, name = record.partition("\t")
         if tab:
             modes[name] = meta.split(" ", 1)[0]
-    found = wanted if wanted in modes else None
-    if found is None:
-        found = next((p for p in modes if p.casefold() == wanted.casefold()), None)
-    if found is None:
+    found = None
+    for candidate in (wanted,) if wanted else README_NAMES:
+        found = candidate if candidate in modes else None
+        if found is None:
+            found = next((p for p in modes if p.casefold() == candidate.casefold()), None)
+        if found is not None:
+            break
+    if found is None and wanted:
         raise ListFileMissingError(f"list file {wanted!r} not found at commit {rev[:12]}")
+    if found is None:
+        raise GitSourceError(
+            f"no readme ({', '.join(README_NAMES)}) at the top of commit {rev[:12]}; not a list"
+        )
     if modes[found] in (SYMLINK, GITLINK):
         kind = "a symbolic link" if modes[found] == SYMLINK else "a submodule"
         raise GitSourceError(

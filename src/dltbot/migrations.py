@@ -475,6 +475,21 @@ def _m015_news_subscriptions(db: sqlite3.Connection) -> None:
     )
 
 
+def _m016_lists_of_lists(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- A list that came from a list of lists (lists_from): the one it came from, and when
+        -- it left it (no longer polled; its history stays).
+        ALTER TABLE lists ADD COLUMN meta TEXT;
+        ALTER TABLE lists ADD COLUMN left_at TEXT;
+        -- A list of lists: how many repositories it linked when last read.
+        ALTER TABLE lists ADD COLUMN linked INTEGER;
+        CREATE INDEX lists_meta ON lists (meta) WHERE meta IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_event_sequence,
@@ -491,6 +506,7 @@ MIGRATIONS: list[Migration] = [
     _m013_event_papers,
     _m014_follow_ups,
     _m015_news_subscriptions,
+    _m016_lists_of_lists,
 ]
 
 

@@ -72,6 +72,8 @@ class ListSource:
     interval_seconds: int = 900
     git_timeout_seconds: int = 600  # a clone or fetch running longer is killed
     max_file_bytes: int = 5_000_000  # a list file larger than this is not parsed
+    max_clone_bytes: int = 500_000_000  # a clone growing past this on disk is killed
+    meta: str | None = None  # the list of lists it comes from (None: the configuration)
 
 
 @dataclass(slots=True)
@@ -105,6 +107,9 @@ class ListState:
     backfilled_at: str | None
     created_at: str | None = None  # when dltbot first followed it (an empty feed's date)
     parser_version: int = 0  # the listparse.PARSER_VERSION its entries were read with
+    meta: str | None = None  # the list of lists it came from (None: the configuration)
+    left_at: str | None = None  # when it left that list of lists (no longer polled)
+    linked: int | None = None  # a list of lists: the repositories it linked when last read
 
 
 CardSource = Literal["arxiv", "github", "doi", "page"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import quote
 
 from .feed import period_key
 from .models import FeedEvent, FollowUp, ListState, StoredEntry
@@ -114,6 +115,25 @@ def _never_synced(repo: str, error: str, lang: str) -> str:
     return f'<p class="failing">{never}</p><p class="meta">{_t(lang, "page_never_help")}</p>'
 
 
+def _header(links: Links, lang: str, static: bool, title: str | None = None) -> str:
+    """The page's header: its title (a list page's links home), the search box, the feeds."""
+    heading = _t(lang, "page_title")
+    if title is not None:  # a list's own page
+        home = "../../" if static else links.page()
+        heading = f"{_a(home, heading)} › {escape(title)}"
+    out = [f"<header><h1>{heading}</h1>"]
+    # A static export's form goes to its search.html beside the page, wherever it is served.
+    out.append(_search_form(("../.." if title else ".") if static else links.base,
+                            lang=lang, static=static))  # fmt: skip
+    out.append(
+        _feed_row(
+            (links.feed(None), _t(lang, "page_all_feed")), (links.feed(None, "rss"), "RSS"),
+            (links.feed(None, "json"), "JSON Feed"), (links.opml(), "OPML"),
+        ) + "</header>"
+    )  # fmt: skip
+    return "".join(out)
+
+
 def index_page(
     lists: Sequence[tuple[ListState, int, Sequence[FeedEvent]]],
     feeds: Sequence[tuple[str, str]],
@@ -123,71 +143,160 @@ def index_page(
     static: bool = False,
     news: Mapping[str, Sequence[FollowUp]] | None = None,
 ) -> str:
-    """Return the front page: per list, the latest additions grouped by whole days (a
-    paper's news beside it)."""
-    out = [_head(_t(lang, "page_title"), feeds, lang)]
-    out.append(f"<header><h1>{_t(lang, 'page_title')}</h1>")
-    # A static export's form goes to its search.html beside the page, wherever it is served.
-    out.append(_search_form("." if static else links.base, lang=lang, static=static))
-    out.append(
-        _feed_row(
-            (links.feed(None), _t(lang, "page_all_feed")), (links.feed(None, "rss"), "RSS"),
-            (links.feed(None, "json"), "JSON Feed"), (links.opml(), "OPML"),
-        ) + "</header>"
-    )  # fmt: skip
+    """Return the front page of a few lists: per list, the latest additions grouped by whole
+    days (a paper's news beside it)."""
+    out = [_head(_t(lang, "page_title"), feeds, lang), _header(links, lang, static)]
     if not lists:
         out.append(f"<p>{_t(lang, 'page_none')}</p>")
     for state, count, events in lists:
-        name = state.name
-        status = ""
-        if state.status == "failing":
-            error = escape(redact(state.last_error or ""))
-            status = f' <span class="failing">{_t(lang, "page_failing", error=error)}</span>'
-        out.append(f'<section id="list-{escape(state.name)}"><h2>{escape(state.name)}</h2>')
-        repo = redact(state.repo)  # credentials in a configured URL are never shown
-        shown = (
-            f'<a href="{escape(repo)}" rel="noopener">{escape(repo)}</a>'
-            if safe_link(repo)
-            else escape(repo)
-        )
-        if state.head is None and state.status == "failing":
-            out.append(_never_synced(shown, state.last_error or "", lang))
-            out.append("</section>")
-            continue
-        out.append(f'<p class="meta">{_t(lang, "page_entries", n=count)} · {shown}{status}</p>')
-        out.append(
-            _feed_row(
-                (links.feed(name), _t(lang, "page_feed")), (links.feed(name, "rss"), "RSS"),
-                (links.feed(name, "json"), "JSON Feed"),
-                (links.digest(name, "daily"), _t(lang, "page_daily")),
-                (links.digest(name, "weekly"), _t(lang, "page_weekly")),
-                (links.updates(name), _t(lang, "page_updates")),
-                (links.bib(name), "BibTeX"),
-            )
-        )  # fmt: skip
-        shown_events, older = _whole_days(events, limit)
-        day = None
-        for event in shown_events:
-            key = period_key(event.commit.date, "daily")
-            if key != day:
-                if day is not None:
-                    out.append("</ul>")
-                out.append(f"<h3>{escape(key)}</h3><ul>")
-                day = key
-            view = EntryView(event.entry, event.card, event.link)
-            said = _news_html((news or {}).get(event.entry.identity, ()), lang)
-            out.append(_entry_item(view, lang, news=said))
-        if day is not None:
-            out.append("</ul>")
-        if older:
-            daily = _a(links.digest(name, "daily"), _t(lang, "page_daily"))
-            archive = _a(links.feed(name), _t(lang, "page_archive"))
-            out.append(
-                f'<p class="meta">{_t(lang, "page_older", daily=daily, archive=archive)}</p>'
-            )
-        out.append("</section>")
+        out.append(_list_section(state, count, events, links, limit, lang, news))
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
+
+
+def list_page(
+    state: ListState,
+    count: int,
+    events: Sequence[FeedEvent],
+    links: Links,
+    limit: int = 50,
+    lang: str = "en",
+    static: bool = False,
+    news: Mapping[str, Sequence[FollowUp]] | None = None,
+) -> str:
+    """Return a list's own page: its latest additions grouped by whole days."""
+    name = state.name
+    feeds = [(name, links.feed(name))]
+    out = [_head(name, feeds, lang), _header(links, lang, static, title=name)]
+    out.append(_list_section(state, count, events, links, limit, lang, news))
+    out.append("</body></html>\n")
+    return xml_safe("".join(out))
+
+
+def _list_section(
+    state: ListState,
+    count: int,
+    events: Sequence[FeedEvent],
+    links: Links,
+    limit: int,
+    lang: str,
+    news: Mapping[str, Sequence[FollowUp]] | None,
+) -> str:
+    """One list: what it is, its feeds, its latest additions by day."""
+    name = state.name
+    out = []
+    status = ""
+    if state.status == "failing":
+        error = escape(redact(state.last_error or ""))
+        status = f' <span class="failing">{_t(lang, "page_failing", error=error)}</span>'
+    out.append(f'<section id="list-{escape(name)}"><h2>{escape(name)}</h2>')
+    repo = redact(state.repo)  # credentials in a configured URL are never shown
+    shown = (
+        f'<a href="{escape(repo)}" rel="noopener">{escape(repo)}</a>'
+        if safe_link(repo)
+        else escape(repo)
+    )
+    if state.left_at:
+        left = _t(lang, "page_left", meta=escape(state.meta or ""), date=state.left_at[:10])
+        out.append(f'<p class="meta">{left}</p>')
+    if state.head is None and state.status == "failing":
+        out.append(_never_synced(shown, state.last_error or "", lang))
+        out.append("</section>")
+        return "".join(out)
+    origin = f" · {_t(lang, 'page_from', meta=escape(state.meta))}" if state.meta else ""
+    count_said = _t(lang, "page_entries", n=count)
+    out.append(f'<p class="meta">{count_said} · {shown}{origin}{status}</p>')
+    out.append(
+        _feed_row(
+            (links.feed(name), _t(lang, "page_feed")), (links.feed(name, "rss"), "RSS"),
+            (links.feed(name, "json"), "JSON Feed"),
+            (links.digest(name, "daily"), _t(lang, "page_daily")),
+            (links.digest(name, "weekly"), _t(lang, "page_weekly")),
+            (links.updates(name), _t(lang, "page_updates")),
+            (links.bib(name), "BibTeX"),
+        )
+    )  # fmt: skip
+    shown_events, older = _whole_days(events, limit)
+    out.append(_by_day(shown_events, lang, news))
+    if older:
+        daily = _a(links.digest(name, "daily"), _t(lang, "page_daily"))
+        archive = _a(links.feed(name), _t(lang, "page_archive"))
+        out.append(f'<p class="meta">{_t(lang, "page_older", daily=daily, archive=archive)}</p>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def _by_day(
+    events: Sequence[FeedEvent],
+    lang: str,
+    news: Mapping[str, Sequence[FollowUp]] | None,
+    list_label: bool = False,
+) -> str:
+    """Additions under a heading per day (with `list_label`, each says its list)."""
+    out = []
+    day = None
+    for event in events:
+        key = period_key(event.commit.date, "daily")
+        if key != day:
+            if day is not None:
+                out.append("</ul>")
+            out.append(f"<h3>{escape(key)}</h3><ul>")
+            day = key
+        view = EntryView(event.entry, event.card, event.link)
+        said = _news_html((news or {}).get(event.entry.identity, ()), lang)
+        if list_label:
+            said = f'<p class="meta">{escape(event.list)}</p>' + said
+        out.append(_entry_item(view, lang, news=said))
+    if day is not None:
+        out.append("</ul>")
+    return "".join(out)
+
+
+def front_page(
+    lists: Sequence[tuple[ListState, int]],
+    total: int,
+    pager: tuple[int, int],
+    events: Sequence[FeedEvent],
+    feeds: Sequence[tuple[str, str]],
+    links: Links,
+    lang: str = "en",
+    static: bool = False,
+    news: Mapping[str, Sequence[FollowUp]] | None = None,
+    page_href: Callable[[int], str] | None = None,
+) -> str:
+    """Return the front page of many lists: the latest additions across all of them, then
+    one page of the index of lists (`pager`: this page's number and how many there are;
+    `page_href` builds the link to another page), each a line linking its own page."""
+    out = [_head(_t(lang, "page_title"), feeds, lang), _header(links, lang, static)]
+    out.append(f"<h2>{_t(lang, 'page_latest')}</h2>")
+    out.append(_by_day(events, lang, news, list_label=True) or f"<p>{_t(lang, 'page_none')}</p>")
+    number, pages = pager
+    out.append(f'<h2 id="lists">{_t(lang, "page_lists", n=total)}</h2><ul>')
+    for state, count in lists:
+        href = f"lists/{quote(state.name)}/" if static else links.list_page(state.name)
+        facts = [_t(lang, "page_entries", n=count)]
+        if state.last_success_at:
+            facts.append(state.last_success_at[:10])
+        if state.meta:
+            facts.append(_t(lang, "page_from", meta=escape(state.meta)))
+        if state.left_at:
+            facts.append(_t(lang, "page_left", meta=escape(state.meta or ""),
+                            date=state.left_at[:10]))  # fmt: skip
+        if state.status == "failing":
+            facts.append(f'<span class="failing">{_t(lang, "page_failing_short")}</span>')
+        out.append(f'<li>{_a(href, escape(state.name))} <span class="meta">'
+                   f"{' · '.join(facts)}</span></li>")  # fmt: skip
+    out.append("</ul>")
+    if pages > 1 and page_href is not None:
+        moves = []
+        if number > 1:
+            moves.append(_a(page_href(number - 1), _t(lang, "page_previous")))
+        moves.append(_t(lang, "page_of", n=number, total=pages))
+        if number < pages:
+            moves.append(_a(page_href(number + 1), _t(lang, "page_next")))
+        out.append(f'<p class="meta">{" · ".join(moves)}</p>')
+    out.append("</body></html>\n")
+    return xml_safe("".join(out))
 
 
 def _news_html(news: Sequence[FollowUp], lang: str) -> str:

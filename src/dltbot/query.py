@@ -82,8 +82,8 @@ def fold_table() -> dict[str, str]:
     return table
 
 
-def parse_page_number(text: str) -> int:
+def parse_page_number(text: str, what: str = "archive page") -> int:
     """Read a page number from a URL segment: ASCII digits only (not ² or １)."""
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise BadRequestError(f"archive page: {text!r} is not a page number")
+        raise BadRequestError(f"{what}: {text[:40]!r} is not a page number")
     return int(text)

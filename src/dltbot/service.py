@@ -177,14 +177,8 @@ class Service:
                 # Additions recorded from now on wait for their cards (up to enrich.wait)
                 # before the feeds, the page and the pushes show them.
                 self.hold.start(storage.last_event_id())
-            now = datetime.now(UTC)
-            for source in self.config.sources():
-                self.scheduler.add_job(
-                    self._poll, "interval", seconds=source.interval_seconds,
-                    jitter=min(60, source.interval_seconds // 10), id=source.name,
-                    args=[source], next_run_time=now, max_instances=1, coalesce=True,
-                    misfire_grace_time=None,
-                )  # fmt: skip
+            for source in self.sources():
+                self._schedule(source)
             self.scheduler.start()
             log.info("serving %s/ (feed: %s/feed.atom)", site.base, site.base)
             if ready is not None:
@@ -193,6 +187,45 @@ class Service:
         finally:
             await self._shutdown(runner, storage)
             lock.close()
+
+    def sources(self) -> list[ListSource]:
+        """The lists to follow: the configured ones and those lists of lists bring."""
+        from . import metalist
+
+        assert self.storage is not None
+        return metalist.sources(self.storage, self.config)
+
+    def _schedule(self, source: ListSource) -> None:
+        """Poll the list on its interval, the first time now."""
+        self.scheduler.add_job(
+            self._poll, "interval", seconds=source.interval_seconds,
+            jitter=min(60, source.interval_seconds // 10), id=source.name,
+            args=[source], next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+            misfire_grace_time=None, replace_existing=True,
+        )  # fmt: skip
+
+    async def _follow_members(self, meta: str) -> None:
+        """A list of lists synced: follow the lists it brings now, stop polling those it
+        no longer links (their history stays)."""
+        from . import metalist
+
+        item = next(i for i in self.config.lists_from if i.source().name == meta)
+        configured = [s.name for s in self.config.sources()]
+
+        def refresh() -> metalist.Membership:
+            with Storage(self.db_path) as storage:
+                return metalist.refresh(storage, item, configured)
+
+        membership = await asyncio.to_thread(refresh)
+        for name in membership.left:
+            with contextlib.suppress(Exception):
+                self.scheduler.remove_job(name)
+            self.warm.pop(name, None)
+        if membership.joined:
+            joined = set(membership.joined)
+            for source in self.sources():
+                if source.name in joined:
+                    self._schedule(source)
 
     async def _start_bot(self, storage: Storage) -> None:
         if not self.config.telegram.token:
@@ -281,7 +314,7 @@ class Service:
     def request_sync(self, name: str) -> bool:
         """Sync a list now (a webhook): coalesced with a sync of it already running, which
         then runs once more. False when stopping or when no list has that name."""
-        source = next((s for s in self.config.sources() if s.name == name), None)
+        source = next((s for s in self.sources() if s.name == name), None)
         if self.stopping.is_set() or source is None:
             return False
         if name in self.running:
@@ -296,7 +329,7 @@ class Service:
     async def sync_now(self) -> str:
         """Sync every list now through the same jobs as polls and webhooks (one per list at
         a time, sync.concurrency at once, stopped by shutdown); return what each brought."""
-        sources = self.config.sources()
+        sources = self.sources()
         for source in sources:
             self.request_sync(source.name)
         while any(s.name in self.running for s in sources) and not self.stopping.is_set():
@@ -346,6 +379,8 @@ class Service:
         self.failures.pop(source.name, None)
         log.info("list %s synced: %d new commits, events: %s, %.1fs",
                  source.name, report.commits, counts, report.seconds)  # fmt: skip
+        if any(item.source().name == source.name for item in self.config.lists_from):
+            await self._follow_members(source.name)
         if self.config.export.dir is not None and (report.commits or not self.exported):
             await asyncio.to_thread(self._export, self.config.export.dir)
         changed = not set(report.events).isdisjoint(self.config.feed.kinds)  # the feeds

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from .feed import (
     tag_id,
 )
 from .hold import Hold
-from .models import FollowUp, ListState
+from .models import FeedEvent, FollowUp, ListState
 from .papers import also_json, collapse
 from .present import paths
 from .present.data import result_json
@@ -73,6 +73,10 @@ JSON_FEED = "application/feed+json; charset=utf-8"
 BIBTEX = "application/x-bibtex; charset=utf-8"
 _TYPES: dict[str, str] = {"atom": ATOM, "rss": RSS, "json": JSON_FEED}
 HEALTH_NAMES = 50  # names of lists not ok that /healthz gives without ?details
+# Up to this many lists, the front page shows each list's latest additions; past it, the
+# latest additions of all lists and an index of the lists, LISTS_PER_PAGE a page.
+FRONT_SECTIONS = 10
+LISTS_PER_PAGE = 100
 DESCRIPTION_SHOWN = 300  # characters of a description the static search shows (all match)
 
 
@@ -369,13 +373,44 @@ class Site:
 
     # --- pages and search --------------------------------------------------------------
 
-    def index(self, lang: str = "en", static: bool = False) -> Document:
-        """Return the HTML page: latest additions per list, search box, feed links (for a
-        static export, the search box goes to search.html)."""
+    def index(self, lang: str = "en", static: bool = False, number: int = 1) -> Document:
+        """Return the HTML page: with a few lists, the latest additions of each; with more,
+        the latest additions of all and page `number` of the index of lists. A search box
+        and feed links (for a static export, the search box goes to search.html)."""
         lang = "zh" if lang == "zh" else "en"
         return self._cached(
-            ("index", lang, "static" if static else ""), lambda: self._index(lang, static)
+            ("index", lang, "static" if static else "", str(number)),
+            lambda: self._index(lang, static, number),
         )
+
+    def list_page(self, name: str, lang: str = "en", static: bool = False) -> Document:
+        """Return a list's own page: its latest additions, its feeds."""
+        self._check_list(name)
+        lang = "zh" if lang == "zh" else "en"
+        return self._cached(
+            ("list-page", name, lang, "static" if static else ""),
+            lambda: self._list_page(name, lang, static),
+        )
+
+    def _list_page(self, name: str, lang: str, static: bool) -> Document:
+        state = self.storage.list_state(name)
+        assert state is not None
+        events = self.storage.feed_events(["added"], name, limit=self.size + 1, upto=self.hold.upto)
+        news = self._news(events)
+        body = page.list_page(
+            state, self.storage.entry_count(state.id), events, self.links, self.size, lang,
+            static, news=news,
+        )  # fmt: skip
+        return Document(body.encode(), HTML)
+
+    def _news(self, events: Sequence[FeedEvent]) -> dict[str, list[FollowUp]]:
+        """Each shown paper's news (newest first)."""
+        shown = {event.entry.identity for event in events}
+        news: dict[str, list[FollowUp]] = {}
+        for item in self.storage.follow_up_events(None, limit=5000):
+            if item.identity in shown:
+                news.setdefault(item.identity, []).append(item)
+        return news
 
     def search_index(self) -> Document:
         """Return every current entry as compact JSON, for the static export's search."""
@@ -404,9 +439,14 @@ class Site:
         )
         return Document(body.encode() + b"\n", JSON)
 
-    def _index(self, lang: str, static: bool = False) -> Document:
+    def _index(self, lang: str, static: bool = False, number: int = 1) -> Document:
+        states = self.lists()
+        if len(states) > FRONT_SECTIONS:
+            return self._front(states, lang, static, number)
+        if number != 1:
+            raise NotFoundError(f"no page {number}")
         lists = []
-        for state in self.lists():
+        for state in states:
             # One more than shown, to know whether older days exist.
             events = self.storage.feed_events(
                 ["added"], state.name, limit=self.size + 1, upto=self.hold.upto
@@ -420,6 +460,35 @@ class Site:
             lists, self.feed_urls(), self.links, self.size, lang, static, news=news
         )
         return Document(body.encode(), HTML)
+
+    def _front(self, states: list[ListState], lang: str, static: bool, number: int) -> Document:
+        """The front page of many lists: latest additions of all, a page of the index."""
+        pages = max(1, -(-len(states) // LISTS_PER_PAGE))
+        if not 1 <= number <= pages:
+            raise NotFoundError(f"no page {number} (1 to {pages})")
+        counts = self.storage.entry_counts()
+        shown = states[(number - 1) * LISTS_PER_PAGE : number * LISTS_PER_PAGE]
+        events = self.storage.feed_events(
+            ["added"], None, limit=self.size, by_date=True, upto=self.hold.upto,
+            paper_once=True,
+        )  # fmt: skip
+
+        def page_href(n: int) -> str:
+            if static:
+                return "index.html" if n == 1 else f"index-{n}.html"
+            return self.links.page() + (f"?page={n}" if n > 1 else "")
+
+        body = page.front_page(
+            [(state, counts.get(state.id, 0)) for state in shown], len(states),
+            (number, pages), events, [("All lists", self.links.feed(None))], self.links,
+            lang, static, news=self._news(events), page_href=page_href,
+        )  # fmt: skip
+        return Document(body.encode(), HTML)
+
+    def index_pages(self) -> int:
+        """How many pages the front page's index of lists has (1 with a few lists)."""
+        count = len(self.lists())
+        return 1 if count <= FRONT_SECTIONS else -(-count // LISTS_PER_PAGE)
 
     def search_page(self, q: str | None, lang: str = "en") -> Document:
         """Return the HTML search results page (the form and a hint when q is empty)."""
@@ -492,8 +561,12 @@ class Site:
         `details`, every list's state."""
         now = self.clock()
         lists = []
-        for state in self.lists():
-            interval = self.intervals.get(state.name, 900)
+        states = self.lists()
+        left = [state for state in states if state.left_at]  # no longer polled
+        for state in states:
+            if state.left_at:
+                continue
+            interval = self.intervals.get(state.name) or self.intervals.get(state.meta or "", 900)
             status = "ok"
             if state.status == "failing":
                 status = "degraded"
@@ -515,6 +588,13 @@ class Site:
             "failing": failing[:HEALTH_NAMES],
             "degraded": degraded[:HEALTH_NAMES],
         }
+        metas: dict[str, int] = {}
+        for state, _ in lists:
+            if state.meta:
+                metas[state.meta] = metas.get(state.meta, 0) + 1
+        if metas or left:
+            body["count"]["left"] = len(left)
+            body["lists_from"] = metas  # how many followed lists each list of lists brings
         if details:
             body["lists"] = [
                 {
@@ -527,8 +607,12 @@ class Site:
                     "last_success": state.last_success_at,
                     "last_error": redact(state.last_error) if state.last_error else None,
                     "failing_since": state.failing_since,
+                    "from": state.meta,
                 }
                 for state, status in lists
+            ]
+            body["left"] = [
+                {"list": state.name, "from": state.meta, "left": state.left_at} for state in left
             ]
         data = json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
         return Document(data, JSON, status=503 if failing else 200)

@@ -100,7 +100,7 @@ def sync_list(
         )  # fmt: skip
         branch = source.branch or gitsource.default_branch(repository)
         head = gitsource.head_commit(repository, branch)
-        path = gitsource.find_list_file(repository, head, source.path or state.path or "README.md")
+        path = gitsource.find_list_file(repository, head, source.path or state.path)
         # A list file over the limit at the head fails the list before anything is parsed.
         gitsource.check_file_size(repository, head, path, source.max_file_bytes)
         storage.set_tracking(state.id, path, branch)

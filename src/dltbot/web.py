@@ -190,8 +190,19 @@ def page_lang(request: web.Request) -> str:
 
 
 async def index(request: web.Request) -> web.Response:
-    """The HTML page, in the reader's language."""
-    document = await _read(request, partial(_site(request).index, page_lang(request)))
+    """The HTML page, in the reader's language (?page=N: the index of many lists, paged)."""
+    number = parse_page_number(request.query.get("page", "1"), "page")
+    document = await _read(request, partial(_site(request).index, page_lang(request), False,
+                                            number))  # fmt: skip
+    response = respond(request, document)
+    response.headers["Vary"] = "Accept-Encoding, Accept-Language"
+    return response
+
+
+async def list_page(request: web.Request) -> web.Response:
+    """A list's own page, in the reader's language."""
+    name = request.match_info["name"]
+    document = await _read(request, partial(_site(request).list_page, name, page_lang(request)))
     response = respond(request, document)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
@@ -425,6 +436,7 @@ def build_app(
     app.router.add_post(paths.ROUTE_TELEGRAM, telegram_update)
     for path, handler in (
         (paths.INDEX, index),
+        (paths.ROUTE_LIST_PAGE, list_page),
         (paths.ROUTE_FEED, feed),
         (paths.ROUTE_ARCHIVE, archive),
         (paths.ROUTE_LIST_FEED, feed),

@@ -321,6 +321,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "news_published": {"en": "published", "zh": "已正式发表"},
     "news_code": {"en": "code", "zh": "代码"},
     "page_updates": {"en": "papers' news", "zh": "论文动态"},
+    "page_latest": {"en": "Latest additions in all lists", "zh": "所有列表的最新条目"},
+    "page_lists": {"en": "The lists ({n})", "zh": "列表（{n}个）"},
+    "page_from": {"en": "from {meta}", "zh": "来自{meta}"},
+    "page_left": {
+        "en": "no longer in {meta} since {date}: not followed, its history kept",
+        "zh": "自{date}起已不在{meta}中：不再关注，历史保留",
+    },
+    "page_failing_short": {"en": "sync failing", "zh": "同步失败"},
+    "page_previous": {"en": "← previous", "zh": "← 上一页"},
+    "page_next": {"en": "next →", "zh": "下一页 →"},
+    "page_of": {"en": "page {n} of {total}", "zh": "第{n}页，共{total}页"},
     "page_also": {"en": "Also in {where}", "zh": "也收录于{where}"},
     "page_bad_query": {
         "en": "That search cannot be run ({problem}): use fewer or shorter words.",

@@ -68,8 +68,8 @@ class Links:
         return self.url(paths.INDEX)
 
     def list_page(self, name: str) -> str:
-        """A list's part of the page."""
-        return self.url(paths.list_anchor(name))
+        """A list's own page."""
+        return self.url(paths.list_page(name))
 
     def feed(self, name: str | None, fmt: Format = "atom", **params: str | None) -> str:
         """A live feed; `section` and `q` make a filtered one."""

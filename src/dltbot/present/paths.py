@@ -21,6 +21,7 @@ STATIC_SEARCH_INDEX = "/search-index.json"
 
 # Router patterns (aiohttp syntax); the functions below build the same paths.
 ROUTE_FEED = "/feed.{fmt}"
+ROUTE_LIST_PAGE = "/lists/{name}/"  # a list's own page
 ROUTE_LIST_FEED = "/lists/{name}/feed.{fmt}"
 ROUTE_DIGEST = "/lists/{name}/{period}.{fmt}"
 ROUTE_UPDATES = "/lists/{name}/updates.{fmt}"  # news of its papers (before ROUTE_DIGEST)
@@ -63,11 +64,11 @@ def bib(name: str) -> str:
     return f"{list_prefix(name)}/papers.bib"
 
 
-def list_anchor(name: str) -> str:
-    """A list's section of the page."""
-    return f"{INDEX}#list-{quote(name)}"
+def list_page(name: str) -> str:
+    """A list's own page."""
+    return f"{list_prefix(name)}/"
 
 
 def file_name(path: str) -> str:
-    """The export's file for a path: / is index.html, the rest as they are."""
-    return "index.html" if path == INDEX else path.lstrip("/")
+    """The export's file for a path: a folder's is its index.html, the rest as they are."""
+    return (path.lstrip("/") + "index.html") if path.endswith("/") else path.lstrip("/")

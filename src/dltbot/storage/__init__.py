@@ -9,6 +9,7 @@ from __future__ import annotations
 from .base import BUSY_TIMEOUT_MS, Connection
 from .cards import CardStore
 from .history import HistoryStore
+from .members import MemberStore
 from .pings import PingStore
 from .reading import ReadStore
 from .telegram import TelegramStore
@@ -16,7 +17,9 @@ from .telegram import TelegramStore
 __all__ = ["BUSY_TIMEOUT_MS", "Storage"]
 
 
-class Storage(HistoryStore, ReadStore, TelegramStore, CardStore, PingStore, Connection):
+class Storage(
+    HistoryStore, MemberStore, ReadStore, TelegramStore, CardStore, PingStore, Connection
+):
     """One SQLite database file: lists, commits, current entries, events, search, the outbox,
     cards and link health, WebSub pings."""
 

@@ -38,7 +38,7 @@ CARD_COLUMNS = "k.card AS card, k.link AS link"
 CARD_JOIN = " LEFT JOIN cards k ON k.identity = {table}.identity"
 LIST_COLUMNS = (
     "id, name, repo, path, branch, head, status, last_error, last_sync_at, last_success_at, "
-    "failing_since, backfilled_at, created_at, parser_version"
+    "failing_since, backfilled_at, created_at, parser_version, meta, left_at, linked"
 )
 EVENT_COLUMNS = (
     "ev.id, l.name AS list_name, ev.kind, ev.identity, ev.url, ev.title, ev.description, "

@@ -220,6 +220,11 @@ class ReadStore(Connection):
         ).fetchone()
         return row["events"], row["state"] or ""
 
+    def entry_counts(self) -> dict[int, int]:
+        """Return how many entries each list holds now, by list id."""
+        rows = self.db.execute("SELECT list_id, count(*) FROM entries GROUP BY list_id")
+        return {row[0]: row[1] for row in rows}
+
     def entry_count(self, list_id: int) -> int:
         """Return how many entries the list holds now."""
         row = self.db.execute("SELECT count(*) FROM entries WHERE list_id = ?", (list_id,))
