@@ -83,16 +83,21 @@ def clone_dir_for(clones: Path, name: str, repo: str) -> Path:
 
 
 def open_repo(
-    repo: str, path: Path, timeout: float = 600, should_stop: StopCheck | None = None
-) -> git.Repo:
+    repo: str, path: Path, timeout: float = 600, should_stop: StopCheck | None = None,
+    max_bytes: int = 500_000_000,
+) -> git.Repo:  # fmt: skip
     """Clone the remote into a bare repository at path, or fetch it if it is there already.
 
     Branches are fetched into refs/heads with --prune and forced updates, so a force-push
     upstream replaces the branch here too. The clone is made in a temporary folder and renamed
     into place once set up, so a clone killed halfway leaves nothing that looks finished; a
     clone whose fetch refspec is missing (made by an older dltbot and interrupted) is repaired.
-    Clone and fetch give up after `timeout` seconds, on a stalled transfer, or when
-    `should_stop` says so (the service is shutting down).
+    Clone and fetch give up after `timeout` seconds, on a stalled transfer, when the clone
+    grows past `max_bytes` on disk, or when `should_stop` says so (the service is shutting
+    down). A remote (not local) repository is cloned without its files' contents
+    (`--filter=blob:none`, a partial clone): list_versions fetches the list file's versions
+    alone, so a list in a huge repository costs its history's commits and trees, not its
+    files. A remote that cannot filter sends everything, as a plain clone.
     """
     check_repo_url(repo)
     if os.path.exists(repo) and not os.path.isabs(repo):
@@ -103,14 +108,15 @@ def open_repo(
             repository = git.Repo(path)
             _ensure_refspec(repository)
             _run_network(["--git-dir", str(path), "fetch", "--prune", "--quiet", "origin"],
-                         shown, timeout, should_stop)  # fmt: skip
+                         shown, timeout, should_stop, (path, max_bytes))  # fmt: skip
             return repository
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_clones(path)
         temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
-            _run_network(["clone", "--bare", "--quiet", "--", repo, str(temp)],
-                         shown, timeout, should_stop)  # fmt: skip
+            partial = ["--filter=blob:none"] if is_remote(repo) else []
+            _run_network(["clone", "--bare", "--quiet", *partial, "--", repo, str(temp)],
+                         shown, timeout, should_stop, (temp, max_bytes))  # fmt: skip
             _ensure_refspec(git.Repo(temp))
             os.rename(temp, path)
         finally:
@@ -120,6 +126,39 @@ def open_repo(
         raise GitSourceError(f"repository {shown!r}: {_git_message(error)}") from error
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, OSError) as error:
         raise GitSourceError(f"repository {shown!r}: {redact(str(error))}") from error
+
+
+def is_remote(repo: str) -> bool:
+    """Tell whether a repository location is a remote one (a URL or user@host:path), not a
+    local folder or bundle: only remotes are cloned partially."""
+    if "://" in repo:
+        return urlsplit(repo).scheme.lower() != "file"
+    return ":" in repo.split("/", 1)[0] and not os.path.exists(repo)
+
+
+def is_partial(repository: git.Repo) -> bool:
+    """Tell whether the clone is partial: blobs it lacks are fetched from its remote."""
+    with repository.config_reader() as reader:
+        return bool(reader.get_value('remote "origin"', "promisor", default=False))
+
+
+def fetch_blobs(
+    repository: git.Repo, shas: list[str], timeout: float = 600,
+    should_stop: StopCheck | None = None,
+) -> None:  # fmt: skip
+    """Fetch the blobs of a partial clone, in one request (read one by one, each would cost
+    a round trip to the remote). They are new versions, so all are asked for: telling which
+    are here already would itself fetch those that are not, one by one."""
+    missing = list(dict.fromkeys(shas))
+    if not missing or not is_partial(repository):
+        return
+    _run_network(
+        ["--git-dir", str(repository.git_dir), "-c", "fetch.negotiationAlgorithm=noop",
+         "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no",
+         "--filter=blob:none", "--stdin", "origin"],
+        redact(str(repository.git_dir)), timeout, should_stop,
+        stdin=("\n".join(missing) + "\n").encode(),
+    )  # fmt: skip
 
 
 def _remove_stale_clones(path: Path) -> None:
@@ -140,36 +179,87 @@ def _ensure_refspec(repository: git.Repo) -> None:
             config.set_value('remote "origin"', "fetch", _REFSPEC)
 
 
+def remote_head(
+    path: Path, branch: str, follow_default: bool, timeout: float,
+    should_stop: StopCheck | None = None,
+) -> str | None:  # fmt: skip
+    """Ask the remote of the clone at `path` (one request, nothing fetched) for the commit
+    its `branch` points at; None when it has no such branch or, with `follow_default`, when
+    its default branch is another one now (a fetch must then find out what changed)."""
+    out = _run_network(
+        ["--git-dir", str(path), "ls-remote", "--symref", "origin", "HEAD", f"refs/heads/{branch}"],
+        redact(str(path)), timeout, should_stop, capture=True,
+    )  # fmt: skip
+    refs: dict[str, str] = {}
+    default = None
+    for line in out.decode("utf-8", "replace").splitlines():
+        value, _, ref = line.partition("\t")
+        if value.startswith("ref: "):  # the branch HEAD names, before HEAD's commit
+            default = value
+        else:
+            refs[ref.strip()] = value.strip()
+    if follow_default and default != f"ref: refs/heads/{branch}":
+        return None
+    sha = refs.get(f"refs/heads/{branch}")
+    return sha if sha and _SHA.match(sha) else None
+
+
 def _run_network(
-    args: list[str], shown: str, timeout: float, should_stop: StopCheck | None
-) -> None:
+    args: list[str], shown: str, timeout: float, should_stop: StopCheck | None,
+    limit: tuple[Path, int] | None = None, capture: bool = False, stdin: bytes = b"",
+) -> bytes:  # fmt: skip
     """Run a git command that talks to a remote, killing it (and its ssh or https helper) on
-    timeout or when asked to stop. Credentials are never prompted for."""
+    timeout, when asked to stop, or when the folder `limit` names grows past its size.
+    Credentials are never prompted for. Return its output when asked to `capture` it."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     env.setdefault("GIT_SSH_COMMAND", _SSH_COMMAND)
-    with tempfile.TemporaryFile() as errors:
+    with (
+        tempfile.TemporaryFile() as errors,
+        tempfile.TemporaryFile() as output,
+        tempfile.TemporaryFile() as given,
+    ):
+        given.write(stdin)
+        given.seek(0)
         process = subprocess.Popen(
-            ["git", *_NETWORK_CONFIG, *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=errors, env=env, start_new_session=True,
+            ["git", *_NETWORK_CONFIG, *args], stdin=given if stdin else subprocess.DEVNULL,
+            stdout=output if capture else subprocess.DEVNULL, stderr=errors, env=env,
+            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         reason = None
+        too_large = f"the clone grew past {(limit or (0, 0))[1]:,} bytes (sync.max_clone_size)"
         with _exit_waiter(process) as wait:
             while process.poll() is None:
                 if should_stop is not None and should_stop():
                     reason = "stopped: the service is shutting down"
                 elif time.monotonic() > deadline:
                     reason = f"timed out after {timeout:.0f}s (sync.git_timeout)"
+                elif limit is not None and folder_size(limit[0]) > limit[1]:
+                    reason = too_large
                 if reason:
                     _kill_group(process)
                     raise GitSourceError(f"repository {shown!r}: {reason}")
                 wait(0.2)
+        if not process.returncode and limit is not None and folder_size(limit[0]) > limit[1]:
+            raise GitSourceError(f"repository {shown!r}: {too_large}")  # done within 0.2 s
         if process.returncode:
             errors.seek(0)
             text = errors.read(64 * 1024).decode("utf-8", "replace")
             lines = [line.strip() for line in text.splitlines() if line.strip()]
             message = lines[-1] if lines else f"git exited with status {process.returncode}"
             raise GitSourceError(f"repository {shown!r}: {redact(clean_line(message, 500))}")
+        output.seek(0)
+        return output.read(1_000_000) if capture else b""
+
+
+def folder_size(path: Path) -> int:
+    """Bytes the files under `path` take (a bare clone: a few pack files and refs)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 @contextlib.contextmanager
@@ -391,8 +481,9 @@ def is_ancestor(repository: git.Repo, ancestor: str, rev: str) -> bool:
 
 
 def list_versions(
-    repository: git.Repo, path: str, head: str, since: str | None = None
-) -> list[Version]:
+    repository: git.Repo, path: str, head: str, since: str | None = None,
+    timeout: float = 600, should_stop: StopCheck | None = None,
+) -> list[Version]:  # fmt: skip
     """Return the versions of path along head's first-parent chain, oldest first.
 
     Only commits whose list file differs from their first parent's are yielded. A merge's
@@ -425,7 +516,9 @@ def list_versions(
         elif _SHA.match(token):
             sha = token
     objects = _read_objects(repository, [sha for sha, _, _ in changes])
-    sizes = _object_sizes(repository, [blob for _, _, blob in changes if blob != _NULL_SHA])
+    blobs = [blob for _, _, blob in changes if blob != _NULL_SHA]
+    fetch_blobs(repository, blobs, timeout, should_stop)  # a partial clone lacks them
+    sizes = _object_sizes(repository, blobs)
     return [
         Version(
             parse_commit(sha, objects[sha]),

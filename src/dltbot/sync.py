@@ -17,7 +17,7 @@ from . import gitsource, urls
 from .diff import DiffState, diff_entries
 from .errors import ConcurrentSyncError, DltbotError, ListFileMissingError
 from .listparse import PARSER_VERSION, ListParser, ParsedList
-from .models import Commit, ListSource, SyncReport
+from .models import Commit, ListSource, ListState, SyncReport
 from .storage import Storage
 from .untrusted import redact
 
@@ -93,11 +93,19 @@ def sync_list(
     report = SyncReport(source.name)
     state = storage.ensure_list(source.name, source.repo)
     walker: _Walker | None = None
+    clone = gitsource.clone_dir_for(clones, source.name, source.repo)
     try:
+        if _unchanged(state, source, clone, should_stop):
+            # Nothing new upstream: one request to the remote, no fetch, no parse.
+            storage.mark_synced(
+                state.id, state.head or "", now_iso(), backfilled=True,
+                parser_version=PARSER_VERSION,
+            )  # fmt: skip
+            report.head = state.head
+            return report
         repository = gitsource.open_repo(
-            source.repo, gitsource.clone_dir_for(clones, source.name, source.repo),
-            source.git_timeout_seconds, should_stop,
-        )  # fmt: skip
+            source.repo, clone, source.git_timeout_seconds, should_stop, source.max_clone_bytes
+        )
         branch = source.branch or gitsource.default_branch(repository)
         head = gitsource.head_commit(repository, branch)
         path = gitsource.find_list_file(repository, head, source.path or state.path)
@@ -133,7 +141,9 @@ def sync_list(
                 gitsource.read_file(repository, head, path),  # its size was checked above
             )
         else:
-            versions = gitsource.list_versions(repository, path, head, since=state.head)
+            versions = gitsource.list_versions(
+                repository, path, head, state.head, source.git_timeout_seconds, should_stop
+            )
             if state.head is None:
                 storage.defer_index(state.id)
             readable = [v for v in versions if v.blob and v.regular]
@@ -176,6 +186,23 @@ def sync_list(
             report.commits = walker.commits
             report.events = walker.counts
     return report
+
+
+def _unchanged(
+    state: ListState, source: ListSource, clone: Path, should_stop: Callable[[], bool] | None
+) -> bool:
+    """Tell whether the remote's branch is still at the commit last processed (asked with
+    one ls-remote, before any fetch), with the same file, branch and parser."""
+    if not (state.head and state.branch and state.path and (clone / "HEAD").exists()):
+        return False
+    if state.parser_version != PARSER_VERSION or state.status == "new":
+        return False
+    if source.path not in (None, state.path) or source.branch not in (None, state.branch):
+        return False
+    sha = gitsource.remote_head(
+        clone, state.branch, source.branch is None, source.git_timeout_seconds, should_stop
+    )
+    return sha == state.head
 
 
 # Commits are stored in transactions of at most this many commits or about this long: one per
