@@ -37,8 +37,8 @@ WORDS = (
     "deep learning theory generalization optimization kernel neural tangent implicit bias "
     "overparameterization benchmark dataset library framework tool tutorial course awesome "
     "graph vision language robust fast simple curated survey"
-).split()
-ZH = "泛化 优化 深度学习 理论 神经网络 核方法 表示 鲁棒 数据集 教程".split()
+).split()  # noqa: SIM905
+ZH = ["泛化", "优化", "深度学习", "理论", "神经网络", "核方法", "表示", "鲁棒", "数据集", "教程"]
 QUERIES = ["learning", "kernel", "泛化", "graph vision", "deep theory", "survey", "优化 理论",
            "robust fast", "dataset", "tool tutorial"]  # fmt: skip
 
@@ -66,8 +66,8 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
         nonlocal serial
         serial += 1
         words = " ".join(rng.choices(WORDS, k=4))
-        item = [f"{words.title()} {serial}", f"https://site{number}.example/{serial}",
-                f"{' '.join(rng.choices(WORDS, k=8))} {rng.choice(ZH)}{rng.choice(ZH)}"]  # fmt: skip
+        text = f"{' '.join(rng.choices(WORDS, k=8))} {rng.choice(ZH)}{rng.choice(ZH)}"
+        item = [f"{words.title()} {serial}", f"https://site{number}.example/{serial}", text]
         if rng.random() < 0.1:
             item.append(f"child-{number}-{serial}")
         return item
@@ -78,7 +78,7 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
     when = 1_600_000_000
     for index in range(commits):
         roll = rng.random()
-        heading, items = rng.choice(sections)
+        _, items = rng.choice(sections)
         if roll < 0.6 or len(items) < 2:
             items.insert(rng.randint(0, len(items)), new_item())
         elif roll < 0.8:
@@ -95,8 +95,12 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
         stream.append(
             b"commit refs/heads/main\n"
             + f"committer Bench <b@example.org> {when} +0000\n".encode()
-            + f"data {len(message)}\n".encode() + message + b"\n"
-            + f"M 100644 inline README.md\ndata {len(data)}\n".encode() + data + b"\n"
+            + f"data {len(message)}\n".encode()
+            + message
+            + b"\n"
+            + f"M 100644 inline README.md\ndata {len(data)}\n".encode()
+            + data
+            + b"\n"
         )
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=b"".join(stream),
                    check=True)  # fmt: skip
@@ -105,8 +109,10 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
 def dltbot(*args: str, env: dict[str, str]) -> tuple[float, float, str]:
     """Run a dltbot command; return its seconds, peak memory (MB) and log."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "dltbot.cli", *args], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dltbot.cli", *args], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     assert process.stderr is not None
     log = process.stderr.read()
     _, _, usage = os.wait4(process.pid, 0)
@@ -150,8 +156,21 @@ def main() -> None:
     floor = 0.0
     for number in range(args.lists):
         repo = mirror / f"owner{number}" / f"list{number}"
-        subprocess.run(["git", "--git-dir", str(repo), "log", "--first-parent", "-p", "main",
-                        "--", "README.md"], stdout=subprocess.DEVNULL, check=True)  # warm
+        subprocess.run(
+            [
+                "git",
+                "--git-dir",
+                str(repo),
+                "log",
+                "--first-parent",
+                "-p",
+                "main",
+                "--",
+                "README.md",
+            ],
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )  # warm
         began = time.perf_counter()
         subprocess.run(["git", "--git-dir", str(repo), "log", "--first-parent", "-p", "main",
                         "--", "README.md"], stdout=subprocess.DEVNULL, check=True)  # fmt: skip
@@ -186,7 +205,7 @@ def main() -> None:
     first_ms, page_size = get(base + "/")
     cached = sorted(get(base + "/")[0] for _ in range(20))
     _, health_size = get(base + "/healthz")
-    opml_ms, opml_size = get(base + "/feeds.opml")
+    _, opml_size = get(base + "/feeds.opml")
     times = []
     for _ in range(5):
         for query in QUERIES:
@@ -194,12 +213,16 @@ def main() -> None:
     server.terminate()
     server.wait()
     p95 = statistics.quantiles(times, n=20)[-1]
-    print(f"| lists | commits | backfill | floor | ratio | poll | peak MB (backfill/poll) "
-          f"| db MB | / KB | / first, cached ms | /healthz KB | OPML KB | search p95 ms |")
-    print(f"| {args.lists} | {total_commits} | {backfill:.1f} s | {floor:.1f} s | "
-          f"{backfill / floor:.1f}× | {poll:.1f} s | {backfill_mb:.0f} / {poll_mb:.0f} | "
-          f"{db_mb:.1f} | {page_size / 1000:.0f} | {first_ms:.0f}, {statistics.median(cached):.1f} "
-          f"| {health_size / 1000:.1f} | {opml_size / 1000:.0f} | {p95:.0f} |")
+    print(
+        "| lists | commits | backfill | floor | ratio | poll | peak MB (backfill/poll) "
+        "| db MB | / KB | / first, cached ms | /healthz KB | OPML KB | search p95 ms |"
+    )
+    print(
+        f"| {args.lists} | {total_commits} | {backfill:.1f} s | {floor:.1f} s | "
+        f"{backfill / floor:.1f}× | {poll:.1f} s | {backfill_mb:.0f} / {poll_mb:.0f} | "
+        f"{db_mb:.1f} | {page_size / 1000:.0f} | {first_ms:.0f}, {statistics.median(cached):.1f} "
+        f"| {health_size / 1000:.1f} | {opml_size / 1000:.0f} | {p95:.0f} |"
+    )
     if failed:
         print(f"{len(failed)} lists failed, e.g. {failed[0]}")
 

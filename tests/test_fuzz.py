@@ -66,3 +66,37 @@ def test_split_like_equals_a_fresh_split(text: str, edits: list[tuple[int, str]]
             after[:at] + insert.encode("utf-8", "surrogatepass") + after[at + len(insert) // 2 :]
         )
     assert split_like(after, split_chunks(before), {}) == split_chunks(after)
+
+
+# Versions of a list made of items from a small pool: items leave and come back, sections
+# reorder, items are edited; with FRAGMENTS glued in to stress the cuts between items.
+ITEMS = [f"- [i{n}](http://i{n}.org) d{n}\n" for n in range(8)] + [
+    "- [i1](http://i1.org) edited\n", "* [i2](http://i2.org)\n", "+ [i9](http://i9.org)\n",
+    "  - [n](http://n.org)\n", "- - -\n", "1. [o](http://o.org)\n", "<div>\n", "```\n",
+]  # fmt: skip
+version = st.lists(
+    st.one_of(st.sampled_from(ITEMS), st.sampled_from(["## A\n", "## B\n", "\n"]),
+              st.sampled_from(FRAGMENTS)),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(version, min_size=2, max_size=6))
+def test_what_the_parser_calls_fresh_misses_no_event(versions: list[str]) -> None:
+    """The diff looks only at the identities the parser says may differ (`fresh`): the
+    events must be those of a diff that looks at every entry."""
+    from dltbot.diff import diff_entries
+
+    parser = ListParser()
+    old: dict[str, object] = {}
+    seen: set[str] = set()
+    for text in versions:
+        parsed = parser.parse(text.encode("utf-8", "surrogatepass"))
+        new = parsed.by_identity
+        assert parsed.entries() == parse_entries(text)
+        quick = diff_entries(old, new, seen, parsed.fresh)  # type: ignore[arg-type]
+        full = diff_entries(old, new, seen)  # type: ignore[arg-type]
+        assert sorted(map(repr, quick)) == sorted(map(repr, full))
+        seen.update(new)
+        old = new  # type: ignore[assignment]

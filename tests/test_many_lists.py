@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -27,6 +26,7 @@ BASE = "https://feeds.example.org"
 
 def make_lists(storage: Storage, count: int) -> None:
     """`count` lists of two entries each, 1 in 7 failing, 10 that left a list of lists."""
+
     def name_of(number: int) -> str:
         return f"owner{number:03d}--awesome-{'x' * (number % 30)}"
 

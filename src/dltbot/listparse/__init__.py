@@ -20,7 +20,7 @@ from typing import Any
 import pyromark
 
 from ..models import Entry
-from .chunks import Scans, split_chunks, split_like
+from .chunks import Scans, split_chunks, split_items, split_like
 from .text import clean_text, join_text, strip_numbering
 from .walker import EventWalker, Heading, Record
 
@@ -43,6 +43,7 @@ PARSER_VERSION = 2
 
 _ITEMS_KEPT = 4  # reference-definition sets whose items are kept (one, nearly always)
 _ITEMS_PER_SET = 50_000
+_PIECES_KEPT = 20_000  # pieces (and their records, their entries) kept across versions
 _OPTIONS = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 _Headings = tuple[Heading, ...]
 _Refs = dict[str, tuple[str, str]]
@@ -64,6 +65,16 @@ class ListParser:
         self._refs: dict[bytes, _Refs] = {}
         self._scans: Scans = {}
         self._chunks: list[bytes] = []
+        # Pieces of chunks (split_items), their records and their entries under headings;
+        # kept across versions, cleared when they grow past _PIECES_KEPT.
+        self._pieces: dict[bytes, list[bytes]] = {}
+        self._item_scans: Scans = {}
+        self._piece_records: dict[tuple[bytes, int], list[Record]] = {}
+        self._piece_entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
+        # The version that last gave each piece's entries (only for chunks parsed anew: a
+        # reused chunk's pieces are not visited, and are then counted fresh, never missed).
+        self._piece_used: dict[_EntriesKey, int] = {}
+        self._version = 0
         self._entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         self._repeated: list[str] = []
         # Entries of top-level list items by source, per reference definitions: an edited
@@ -77,6 +88,7 @@ class ListParser:
         """
         if isinstance(data, str):
             data = data.encode("utf-8", errors="surrogatepass")
+        self._version += 1
         data = without_conflict_markers(data)
         chunks = split_like(data, self._chunks, self._scans)
         self._chunks = chunks
@@ -91,12 +103,7 @@ class ListParser:
         for chunk in chunks:
             cached = self._records.get((chunk, refs_key))
             if cached is None:
-                if len(self._items) > _ITEMS_KEPT:
-                    self._items = {}
-                items = self._items.setdefault(refs_key, {})
-                if len(items) > _ITEMS_PER_SET:
-                    items.clear()
-                records = list(_parse_chunk(_decode(chunk), refs, self.base_url, items))
+                records = self._chunk_records(chunk, refs, refs_key)
                 cached = (records, _title_count(records))
             records_cache[(chunk, refs_key)] = cached
         title = sum(h1 for _, h1 in records_cache.values()) == 1
@@ -109,9 +116,7 @@ class ListParser:
             key = (chunk, refs_key, headings, title)
             done = self._entries.get(key)
             if done is None:
-                found, end = _apply_headings(records_cache[(chunk, refs_key)][0], headings, title)
-                done = (found, end, [entry.identity for entry in found])
-                fresh.extend(done[2])
+                done = self._chunk_entries(chunk, (refs, refs_key), headings, title, fresh)
             entries_cache[key] = done
             entries.extend(done[0])
             ids.extend(done[2])
@@ -124,6 +129,66 @@ class ListParser:
         parsed = ParsedList(entries, fresh, self._repeated, ids)
         self._repeated = parsed.repeated
         return parsed
+
+    def _chunk_records(self, chunk: bytes, refs: _Refs, refs_key: int) -> list[Record]:
+        """Records of a chunk not seen before, piece by piece (split_items): the pieces an
+        edit left alone come from the cache, unparsed."""
+        pieces = self._pieces.get(chunk)
+        if pieces is None:
+            if len(self._pieces) > _PIECES_KEPT:
+                self._pieces, self._item_scans = {}, {}
+            pieces = self._pieces[chunk] = split_items(chunk, self._item_scans)
+        if len(self._piece_records) > _PIECES_KEPT:
+            self._piece_records = {}
+        records: list[Record] = []
+        for piece in pieces:
+            records.extend(self._piece_records_of(piece, refs, refs_key))
+        return records
+
+    def _piece_records_of(self, piece: bytes, refs: _Refs, refs_key: int) -> list[Record]:
+        found = self._piece_records.get((piece, refs_key))
+        if found is None:
+            if len(self._items) > _ITEMS_KEPT:
+                self._items = {}
+            items = self._items.setdefault(refs_key, {})
+            if len(items) > _ITEMS_PER_SET:
+                items.clear()
+            found = list(_parse_chunk(_decode(piece), refs, self.base_url, items))
+            self._piece_records[(piece, refs_key)] = found
+        return found
+
+    def _chunk_entries(
+        self,
+        chunk: bytes,
+        refs: tuple[_Refs, int],
+        headings: _Headings,
+        title: bool,
+        fresh: list[str],
+    ) -> tuple[list[Entry], _Headings, list[str]]:
+        """Entries of a chunk under headings not seen with it before, piece by piece: a
+        piece seen under the same headings gives the very same Entry objects (the diff
+        skips them by identity); the others' identities are `fresh`."""
+        pieces = self._pieces.get(chunk) or split_items(chunk, self._item_scans)
+        if len(self._piece_entries) > _PIECES_KEPT:
+            self._piece_entries, self._piece_used = {}, {}
+        entries: list[Entry] = []
+        ids: list[str] = []
+        for piece in pieces:
+            key = (piece, refs[1], headings, title)
+            done = self._piece_entries.get(key)
+            if done is None:
+                records = self._piece_records_of(piece, *refs)
+                found, end = _apply_headings(records, headings, title)
+                done = self._piece_entries[key] = (found, end, [e.identity for e in found])
+            # Not fresh only if the last version gave these very entries: a piece cached
+            # from longer ago may hold entries removed since (back now: "restored").
+            if self._piece_used.get(key) != self._version - 1:
+                fresh.extend(done[2])
+            self._piece_used[key] = self._version
+            entries.extend(done[0])
+            ids.extend(done[2])
+            headings = done[1]
+        return entries, headings, ids
 
     def _chunk_refs(self, chunk: bytes) -> _Refs:
         refs = self._refs.get(chunk)

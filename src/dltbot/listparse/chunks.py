@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 # Inside a fence or an HTML block: what closes it. ("fence", marker), ("html", end tag) for
 # raw HTML (CommonMark types 1-5), ("blank", b"") for the lines since the last blank line
@@ -61,6 +62,49 @@ def _split(text: bytes, scans: Scans | None = None) -> tuple[list[bytes], State]
     return chunks, state
 
 
+_BULLET_LINE = re.compile(rb"\n[-*+][ \t][^\n]*")
+
+
+def split_items(chunk: bytes, scans: Scans | None = None) -> list[bytes]:
+    """Cut a chunk before each top-level bullet item ("- x", "* x", "+ x" at the start of a
+    line), where the cut cannot change the parse: an edit re-reads the item it touched, not
+    every item of its section.
+
+    A bullet item always starts a block there (it interrupts a paragraph, closes a quote or
+    an item indented under it), so each piece parses alone as it does in place, and its
+    entries depend on its text alone. Not cut, as in split_chunks: inside a fence or raw
+    HTML, or below a line starting with "<" with no blank line since; nor before a thematic
+    break ("- - -") or an ordered item (one not numbered 1 continues a paragraph).
+    """
+    cuts = [0]
+    for match in _BULLET_LINE.finditer(chunk):  # found in C: a chunk is many lines
+        line = match[0][1:]
+        if line.strip(b" \t\r" + line[:1]):  # some text, not a thematic break
+            cuts.append(match.start() + 1)
+    if len(cuts) == 1:
+        return [chunk]
+    cuts.append(len(chunk))
+    if b"`" not in chunk and b"~~~" not in chunk and b"<" not in chunk:
+        # Nothing can open a fence or raw HTML: every cut stands (and no scan is needed).
+        return [chunk[begin:end] for begin, end in itertools.pairwise(cuts)]
+    pieces: list[bytes] = []
+    state: State = None
+    for begin, end in itertools.pairwise(cuts):
+        piece = chunk[begin:end]
+        if pieces and state is not None:
+            pieces[-1] += piece  # the cut would fall inside a code block or raw HTML
+        else:
+            pieces.append(piece)
+        key = (piece, state)
+        if scans is None:
+            state = _scan(piece, state)
+        elif key in scans:
+            state = scans[key]
+        else:
+            state = scans[key] = _scan(piece, state)
+    return pieces
+
+
 def split_like(text: bytes, previous: list[bytes], scans: Scans) -> list[bytes]:
     """Split text as split_chunks() does, reusing the previous version's chunks where it can.
 
@@ -107,6 +151,9 @@ def _is_cut(text: bytes, at: int) -> bool:
 
 _RAW_HTML = (
     (b"<!--", b"-->"),
+    (b"<![CDATA[", b"]]>"),  # CommonMark type 5
+    (b"<?", b"?>"),  # type 3
+    (b"<!", b">"),  # type 4 (<!DOCTYPE …>); after the two above, which start alike
     (b"<pre", b"</pre>"),
     (b"<script", b"</script>"),
     (b"<style", b"</style>"),
