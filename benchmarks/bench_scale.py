@@ -33,11 +33,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-WORDS = (
-    "deep learning theory generalization optimization kernel neural tangent implicit bias "
-    "overparameterization benchmark dataset library framework tool tutorial course awesome "
-    "graph vision language robust fast simple curated survey"
-).split()  # noqa: SIM905
+WORDS = [
+    "deep", "learning", "theory", "generalization", "optimization", "kernel", "neural",
+    "tangent", "implicit", "bias", "overparameterization", "benchmark", "dataset", "library",
+    "framework", "tool", "tutorial", "course", "awesome", "graph", "vision", "language",
+    "robust", "fast", "simple", "curated", "survey",
+]  # fmt: skip
 ZH = ["泛化", "优化", "深度学习", "理论", "神经网络", "核方法", "表示", "鲁棒", "数据集", "教程"]
 QUERIES = ["learning", "kernel", "泛化", "graph vision", "deep theory", "survey", "优化 理论",
            "robust fast", "dataset", "tool tutorial"]  # fmt: skip
