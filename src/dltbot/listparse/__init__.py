@@ -61,7 +61,7 @@ class ListParser:
         self.base_url = base_url
         # The commit whose version the caches hold, once the caller has stored it.
         self.synced_to: str | None = None
-        self._records: dict[tuple[bytes, int], tuple[list[Record], int]] = {}
+        self._h1: dict[tuple[bytes, int], int] = {}  # each chunk's level-1 headings
         self._refs: dict[bytes, _Refs] = {}
         self._scans: Scans = {}
         self._chunks: list[bytes] = []
@@ -69,7 +69,7 @@ class ListParser:
         # kept across versions, cleared when they grow past _PIECES_KEPT.
         self._pieces: dict[bytes, list[bytes]] = {}
         self._item_scans: Scans = {}
-        self._piece_records: dict[tuple[bytes, int], list[Record]] = {}
+        self._piece_records: dict[tuple[bytes, int], tuple[list[Record], int]] = {}
         self._piece_entries: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         # The version that last gave each piece's entries (only for chunks parsed anew: a
         # reused chunk's pieces are not visited, and are then counted fresh, never missed).
@@ -99,14 +99,13 @@ class ListParser:
         for chunk in reversed(chunks):  # the first definition of a label wins
             refs.update(refs_by_chunk[chunk])
         refs_key = hash(tuple(sorted(refs.items()))) if refs else 0
-        records_cache: dict[tuple[bytes, int], tuple[list[Record], int]] = {}
+        h1_cache: dict[tuple[bytes, int], int] = {}  # level-1 headings of each chunk
         for chunk in chunks:
-            cached = self._records.get((chunk, refs_key))
-            if cached is None:
-                records = self._chunk_records(chunk, refs, refs_key)
-                cached = (records, _title_count(records))
-            records_cache[(chunk, refs_key)] = cached
-        title = sum(h1 for _, h1 in records_cache.values()) == 1
+            h1 = self._h1.get((chunk, refs_key))
+            h1_cache[(chunk, refs_key)] = (
+                self._read_chunk(chunk, refs, refs_key) if h1 is None else h1
+            )
+        title = sum(h1_cache.values()) == 1
         entries_cache: dict[_EntriesKey, tuple[list[Entry], _Headings, list[str]]] = {}
         headings: _Headings = ()
         entries: list[Entry] = []
@@ -122,7 +121,7 @@ class ListParser:
             ids.extend(done[2])
             headings = done[1]
         # Keep only this version's chunks: the next version shares most of them.
-        self._records = records_cache
+        self._h1 = h1_cache
         self._entries = entries_cache
         self._refs = refs_by_chunk
         # A URL repeated in the last version may now stand once, in a chunk that was reused.
@@ -130,9 +129,9 @@ class ListParser:
         self._repeated = parsed.repeated
         return parsed
 
-    def _chunk_records(self, chunk: bytes, refs: _Refs, refs_key: int) -> list[Record]:
-        """Records of a chunk not seen before, piece by piece (split_items): the pieces an
-        edit left alone come from the cache, unparsed."""
+    def _read_chunk(self, chunk: bytes, refs: _Refs, refs_key: int) -> int:
+        """Read a chunk not seen before, piece by piece (split_items): the pieces an edit
+        left alone are in the cache, unparsed. Return its level-1 headings."""
         pieces = self._pieces.get(chunk)
         if pieces is None:
             if len(self._pieces) > _PIECES_KEPT:
@@ -140,12 +139,19 @@ class ListParser:
             pieces = self._pieces[chunk] = split_items(chunk, self._item_scans)
         if len(self._piece_records) > _PIECES_KEPT:
             self._piece_records = {}
-        records: list[Record] = []
+        known = self._piece_records
+        h1 = 0
         for piece in pieces:
-            records.extend(self._piece_records_of(piece, refs, refs_key))
-        return records
+            found = known.get((piece, refs_key))
+            if found is None:
+                found = self._piece_records_of(piece, refs, refs_key)
+            h1 += found[1]
+        return h1
 
-    def _piece_records_of(self, piece: bytes, refs: _Refs, refs_key: int) -> list[Record]:
+    def _piece_records_of(
+        self, piece: bytes, refs: _Refs, refs_key: int
+    ) -> tuple[list[Record], int]:
+        """A piece's records (parsed once) and its level-1 headings."""
         found = self._piece_records.get((piece, refs_key))
         if found is None:
             if len(self._items) > _ITEMS_KEPT:
@@ -153,8 +159,8 @@ class ListParser:
             items = self._items.setdefault(refs_key, {})
             if len(items) > _ITEMS_PER_SET:
                 items.clear()
-            found = list(_parse_chunk(_decode(piece), refs, self.base_url, items))
-            self._piece_records[(piece, refs_key)] = found
+            records = list(_parse_chunk(_decode(piece), refs, self.base_url, items))
+            found = self._piece_records[(piece, refs_key)] = (records, _title_count(records))
         return found
 
     def _chunk_entries(
@@ -177,7 +183,7 @@ class ListParser:
             key = (piece, refs[1], headings, title)
             done = self._piece_entries.get(key)
             if done is None:
-                records = self._piece_records_of(piece, *refs)
+                records = self._piece_records_of(piece, *refs)[0]
                 found, end = _apply_headings(records, headings, title)
                 done = self._piece_entries[key] = (found, end, [e.identity for e in found])
             # Not fresh only if the last version gave these very entries: a piece cached

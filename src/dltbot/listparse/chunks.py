@@ -168,6 +168,8 @@ _OPENERS = [
 
 def _scan(text: bytes, state: State) -> State:
     """Return whether a fence or an HTML block is still open at the end of text."""
+    if state is None and b"<" not in text and b"```" not in text and b"~~~" not in text:
+        return None  # nothing opens one (most sections of most lists)
     pos = 0
     while True:
         if state is not None:

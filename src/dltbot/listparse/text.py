@@ -35,17 +35,26 @@ def clean_text(text: str, marks: bool = False) -> str:
         text = text.translate(_CONTROLS_BUT_MARKS if marks else CONTROLS_TO_SPACE)
     if text.isascii():
         return _SPACE.sub(" ", text).strip()
-    kept = []
-    for ch in text:
-        if ch in "\u200d\ufe0f\ufe0e\u200b":
-            continue
-        cat = unicodedata.category(ch)
-        if cat == "So" or cat in DROP_CATEGORIES or (cat == "Sk" and ord(ch) > 0x2000):
-            continue  # emoji; lone surrogates; bidi overrides, zero-width characters, BOM
-        if is_noncharacter(ord(ch)):
-            continue  # U+FFFE, U+FFFF, …: XML cannot hold them
-        kept.append(ch)
-    return _SPACE_BY_FULLWIDTH.sub("", _SPACE.sub(" ", "".join(kept))).strip()
+    # Each distinct character is judged once (cached): a description's characters repeat,
+    # and most descriptions drop none.
+    dropped = {ord(ch): None for ch in set(text) if _dropped(ch)}
+    if dropped:
+        text = text.translate(dropped)
+    return _SPACE_BY_FULLWIDTH.sub("", _SPACE.sub(" ", text)).strip()
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _dropped(ch: str) -> bool:
+    """Tell whether clean_text drops a character: emoji and other symbols; lone surrogates;
+    bidi overrides, zero-width characters, the BOM; noncharacters (XML cannot hold them)."""
+    if ch.isascii():
+        return False
+    if ch in "\u200d\ufe0f\ufe0e\u200b":
+        return True
+    cat = unicodedata.category(ch)
+    if cat == "So" or cat in DROP_CATEGORIES or (cat == "Sk" and ord(ch) > 0x2000):
+        return True
+    return is_noncharacter(ord(ch))
 
 
 def strip_numbering(text: str) -> str:
