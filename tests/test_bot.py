@@ -223,6 +223,7 @@ def test_commands_buttons_and_inline_mode(
         assert status.text.startswith("dlt: ok, 60 entries, head ")
         assert ", synced just now" in status.text or " min ago" in status.text
         assert status.text.endswith(
+            # `dltbot bot` fetches no cards: nothing said of enrichment.
             "Outbox: 0 pending, 0 sent, 0 parked, 0 dropped\nWebSub pings: 2 waiting, 0 parked"
         )
         fake.inline("entry")

@@ -409,6 +409,9 @@ def test_with_300_lists_start_and_lists_fit_and_page(db: Path, fake: FakeTelegra
         assert "300 lists" in start.text and "awesome-250" not in start.text
         help_text = ask(fake, "/help", 1001).text
         assert visible_length(help_text) <= MESSAGE_LIMIT and "and 280 more" in help_text
+        status = ask(fake, "/status", ADMIN, user_id=ADMIN).text  # a summary, not 300 lines
+        assert visible_length(status) <= MESSAGE_LIMIT
+        assert status.startswith("300 lists: 1 ok, 299 not synced yet, 0 failing")
         page = ask(fake, "/lists", 1001)
         for number in range(3):  # through the buttons (a user's pace: the bot limits rates)
             assert visible_length(page.text) <= MESSAGE_LIMIT

@@ -103,6 +103,7 @@ def test_health_opml_and_search_with_700_lists(many: Site) -> None:
 
 def test_telegram_start_and_lists_fit_with_700_lists(many: Site) -> None:
     storage = many.storage
+    assert storage.enrich_backlog(0.0) == (1400, 1400)  # /status: how far behind cards are
     summary = lists_summary(storage, "en", Links(BASE))
     assert "700 lists" in summary and visible_length(parse_html(summary)) <= MESSAGE_LIMIT
     seen: list[str] = []

@@ -313,6 +313,8 @@ class EnrichConfig(_Strict):
     host_spacing: float = Field(default=1.0, ge=0, le=60)  # between requests to one host
     host_concurrency: int = Field(default=2, ge=1, le=16)  # requests at once to one host
     concurrency: int = Field(default=8, ge=1, le=64)  # requests at once in all
+    # URLs one pass checks at most, newest entries first; the rest wait for the next pass.
+    max_per_pass: int = Field(default=2000, ge=1, le=1_000_000)
 
 
 class StorageConfig(_Strict):

@@ -245,6 +245,8 @@ class Service:
             self.config, storage, sync_from_bot, self.hold, self.pacing or Pacing()
         )
         self.sender = self.application.bot_data.sender
+        # `dltbot bot` fetches no cards: /status then says nothing of enrichment.
+        self.application.bot_data.enriching = self.serve and self.config.enrich.enabled
         self.bot_task = asyncio.create_task(self._bot_until_up(post_init))
 
     async def _bot_until_up(self, post_init: Any) -> None:

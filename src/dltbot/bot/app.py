@@ -84,6 +84,7 @@ def build_application(
     data: BotData = application.bot_data
     data.storage = storage
     data.admins = list(config.telegram.admins)
+    data.enriching = config.enrich.enabled  # /status says how far behind enrichment is
     # The public address, if any: links and URL buttons (none without it: a private or
     # guessed address would be a dead link, and Telegram refuses such URL buttons).
     base = config.feed.base_url

@@ -20,6 +20,7 @@ class BotData:
 
     storage: Storage
     admins: list[int]
+    enriching: bool  # enrich.enabled (`dltbot run` fetches cards and checks links)
     links: Links | None  # under feed.base_url: the page and feeds, as readers reach them
     hold: Hold  # additions not shown yet (waiting for their cards)
     sync: Callable[[], str]  # syncs every list (in a worker thread); returns a summary

@@ -220,7 +220,14 @@ async def status_command(update: Update, context: Context) -> None:
         return
     storage = storage_of(context)
     lines = []
-    for s in storage.list_states():
+    states = [s for s in storage.list_states() if not s.left_at]  # left: no longer polled
+    if len(states) > LISTS_PAGE:  # many: how many are ok, and the first that are not
+        failing = [s for s in states if s.status == "failing"]
+        fresh = sum(1 for s in states if s.status == "new")
+        lines.append(t(lang, "status_many", count=len(states), new=fresh, failing=len(failing),
+                       ok=len(states) - len(failing) - fresh))  # fmt: skip
+        states = failing[:LISTS_PAGE]
+    for s in states:
         head = esc((s.head or "-")[:12])
         if s.head and (url := commit_url(s.repo, s.head)):
             head = f'<a href="{esc(url)}">{head}</a>'
@@ -233,6 +240,9 @@ async def status_command(update: Update, context: Context) -> None:
     lines.append(
         t(lang, "outbox", **{k: counts.get(k, 0) for k in ("pending", "sent", "parked", "dropped")})
     )
+    if context.bot_data.enriching:
+        due, never = storage.enrich_backlog(datetime.now(UTC).timestamp())
+        lines.append(t(lang, "status_enrich", due=due, never=never))
     pings = storage.ping_counts()
     if pings:  # only where a hub is set (or was)
         lines.append(t(lang, "pings", **{k: pings.get(k, 0) for k in ("pending", "parked")}))

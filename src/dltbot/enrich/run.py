@@ -96,13 +96,17 @@ class Enricher:
     async def _run(self, list_name: str | None, identities: Collection[str] | None) -> EnrichReport:
         started = time.monotonic()
         report = EnrichReport()
-        states = await self._db(lambda s: s.card_states(list_name))
+        # Newest entries first: what readers see first gets the API budget (GitHub allows
+        # 60 requests an hour without a token) before old entries do.
+        states = await self._db(lambda s: s.card_states(list_name, newest_first=True))
         now = self.clock()
         if identities is not None:
             wanted = set(identities)
             due = [s for s in states if s.identity in wanted]
         else:
             due = [s for s in states if s.next_check <= now]
+        # Bounded: the rest stays due for the next pass (/status says how many wait).
+        due = due[: self.config.max_per_pass]
         config = self.config
         http = Http(
             user_agent(self.base_url),

@@ -247,6 +247,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "ago_hour": {"en": "{n} h ago", "zh": "{n}小时前"},
     "ago_day": {"en": "{n} days ago", "zh": "{n}天前"},
     "never": {"en": "never", "zh": "从未"},
+    "status_many": {
+        "en": "{count} lists: {ok} ok, {new} not synced yet, {failing} failing (the first "
+        "ten below)",
+        "zh": "{count}个列表：{ok}个正常，{new}个尚未同步，{failing}个失败（下面列出前十个）",
+    },
+    "status_enrich": {
+        "en": "Cards and link checks due: {due} URLs ({never} never looked at)",
+        "zh": "待获取卡片和检查链接：{due}个网址（{never}个从未检查）",
+    },
     "outbox": {
         "en": "Outbox: {pending} pending, {sent} sent, {parked} parked, {dropped} dropped",
         "zh": "发送队列：待发送{pending}，已发送{sent}，搁置{parked}，已丢弃{dropped}",

@@ -49,9 +49,23 @@ class CardStore(Connection):
         )
         return [follow_up_row(row) for row in rows]
 
-    def card_states(self, list_name: str | None = None) -> list[CardState]:
+    def enrich_backlog(self, now: float) -> tuple[int, int]:
+        """Return how many URLs of current entries are due a check (card or link) now, and
+        how many of those were never looked at: how far behind enrichment is."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(k.identity IS NULL), 0) FROM "
+            "(SELECT DISTINCT identity FROM entries) e "
+            "LEFT JOIN cards k ON k.identity = e.identity WHERE coalesce(k.next_check, 0) <= ?",
+            (now,),
+        ).fetchone()
+        return row[0], row[1]
+
+    def card_states(
+        self, list_name: str | None = None, newest_first: bool = False
+    ) -> list[CardState]:
         """Return the enrichment state of every current entry's URL (of one list), in list
-        order; URLs never looked at have a fresh state."""
+        order (`newest_first`: the entries added last first, as enrichment spends its API
+        budget); URLs never looked at have a fresh state."""
         sql = (
             f"SELECT e.identity AS identity, e.url AS url, {CARD_COLUMNS}, k.fetched_at, "
             "k.next_check, k.hard_count, k.hard_last, k.failures, k.etag, k.last_modified "
@@ -63,7 +77,8 @@ class CardStore(Connection):
             sql += " WHERE l.name = ?"
             params.append(list_name)
         states: dict[str, CardState] = {}
-        for row in self.db.execute(sql + " ORDER BY l.name, e.position", params):
+        order = "e.first_date DESC, l.name, e.position" if newest_first else "l.name, e.position"
+        for row in self.db.execute(f"{sql} ORDER BY {order}", params):
             if row["identity"] in states:
                 continue
             card, link = card_of(row)
