@@ -9,12 +9,13 @@ as https://github.com/ownerK/listK. Git's own configuration (`url.<dir>.insteadO
 those URLs from the local repositories, as a mirror would. Then measures, each in a fresh
 `dltbot` process:
 
-- the backfill of everything (`dltbot sync`: the list of lists, then every list it brings),
-  against the floor: the sum of each list's `git log --first-parent -p` (warm);
-- a poll of all lists with nothing new (`dltbot sync` again: one ls-remote each);
-- peak memory of each, the database's size;
-- the front page (size and time, first render and cached), /healthz, OPML, and search p95
-  over one- and two-word queries, through `dltbot serve` on 127.0.0.1.
+- the backfill of everything by one `dltbot run` (the list of lists, then every list it
+  brings, sync.concurrency at once) until each has synced, against the floor: the sum of
+  each list's `git log --first-parent -p` (warm); the service's peak memory (VmHWM);
+- the front page (size and time: first render, cached, page 2), /healthz, OPML, and search
+  p95 over one- and two-word queries, from that `dltbot run`;
+- a poll of all lists with nothing new (`dltbot sync`: one ls-remote each), its peak
+  memory; the database's size.
 
 Run by hand; nothing here is a test.
 """
@@ -22,12 +23,15 @@ Run by hand; nothing here is a test.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -186,46 +190,72 @@ def main() -> None:
         f"storage:\n  path: {db}\nweb:\n  listen: 127.0.0.1:0\nenrich:\n  enabled: false\n"
         f"lists_from:\n  - name: meta\n    repo: {meta}\n    max_lists: {args.lists}\n"
     )
-    backfill, backfill_mb, log = dltbot("sync", "--config", str(config), env=env)
-    failed = [line for line in log.splitlines() if "FAILED" in line]
-    poll, poll_mb, _ = dltbot("sync", "--config", str(config), env=env)
-    db_mb = sum(p.stat().st_size for p in work.glob("db.sqlite3*")) / 1e6
-
-    port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dltbot.cli", "serve", "--config", str(config), "--listen",
-         f"127.0.0.1:{port}"], env=env, stderr=subprocess.DEVNULL,
+    # The backfill: one `dltbot run` (sync.concurrency lists at once), until every list it
+    # follows has synced once; its peak memory (VmHWM: the process, not its git children).
+    started = time.perf_counter()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dltbot.cli", "run", "--config", str(config)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            get(base + "/healthz")
+    assert run.stderr is not None
+    base = ""
+    while not base:
+        line = run.stderr.readline()
+        if not line:
+            sys.exit("dltbot run stopped")
+        if "serving http://" in line:
+            base = line.split("serving ", 1)[1].split("/ ", 1)[0]
+    drain = threading.Thread(target=lambda: run.stderr and run.stderr.read(), daemon=True)
+    drain.start()
+    failed = 0
+    while True:
+        time.sleep(0.5)
+        body = json.loads(urllib.request.urlopen(base + "/healthz?details=1").read())
+        lists = body["lists"]
+        if len(lists) == args.lists + 1 and all(item["last_sync"] for item in lists):
+            failed = sum(1 for item in lists if item["last_error"])
             break
-        except OSError:
-            time.sleep(0.1)
+    backfill = time.perf_counter() - started
+    peak_mb = status_kb(run.pid, "VmHWM") / 1024
     first_ms, page_size = get(base + "/")
     cached = sorted(get(base + "/")[0] for _ in range(20))
+    page2_ms, _ = get(base + "/?page=2")
     _, health_size = get(base + "/healthz")
     _, opml_size = get(base + "/feeds.opml")
     times = []
     for _ in range(5):
         for query in QUERIES:
             times.append(get(base + "/api/search?q=" + urllib.parse.quote(query))[0])
-    server.terminate()
-    server.wait()
+    rss_mb = status_kb(run.pid, "VmRSS") / 1024
+    run.send_signal(signal.SIGTERM)
+    run.wait()
+    db_mb = sum(p.stat().st_size for p in work.glob("db.sqlite3*")) / 1e6
+    # A poll of every list with nothing new: `dltbot sync` (one list after another; one
+    # ls-remote each, nothing fetched).
+    poll, poll_mb, _ = dltbot("sync", "--config", str(config), env=env)
     p95 = statistics.quantiles(times, n=20)[-1]
     print(
-        "| lists | commits | backfill | floor | ratio | poll | peak MB (backfill/poll) "
-        "| db MB | / KB | / first, cached ms | /healthz KB | OPML KB | search p95 ms |"
+        "| lists | commits | backfill (`dltbot run`) | floor | ratio | poll (`dltbot sync`) "
+        "| peak MB run / poll | RSS after | db MB | / KB | / first, cached, page 2 ms "
+        "| /healthz KB | OPML KB | search p95 ms |"
     )
     print(
         f"| {args.lists} | {total_commits} | {backfill:.1f} s | {floor:.1f} s | "
-        f"{backfill / floor:.1f}× | {poll:.1f} s | {backfill_mb:.0f} / {poll_mb:.0f} | "
-        f"{db_mb:.1f} | {page_size / 1000:.0f} | {first_ms:.0f}, {statistics.median(cached):.1f} "
-        f"| {health_size / 1000:.1f} | {opml_size / 1000:.0f} | {p95:.0f} |"
+        f"{backfill / floor:.1f}× | {poll:.1f} s | {peak_mb:.0f} / {poll_mb:.0f} | {rss_mb:.0f} | "
+        f"{db_mb:.0f} | {page_size / 1000:.0f} | {first_ms:.0f}, "
+        f"{statistics.median(cached):.1f}, {page2_ms:.0f} | {health_size / 1000:.1f} | "
+        f"{opml_size / 1000:.0f} | {p95:.0f} |"
     )
     if failed:
-        print(f"{len(failed)} lists failed, e.g. {failed[0]}")
+        print(f"{failed} lists failed")
+
+
+def status_kb(pid: int, field: str) -> int:
+    """A field of /proc/PID/status, in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from .models import ListSource, SyncReport
 from .present import paths
 from .site import Site
 from .storage import Storage
-from .sync import WarmList, event_counts, report_summary, sync_list
+from .sync import WarmLists, event_counts, report_summary, sync_list
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Service:
         self.db_path = db_path
         self.clones = db_path.parent / "clones"
         self.stopping = threading.Event()
-        self.warm: dict[str, WarmList] = {}
+        self.warm = WarmLists()  # the lists synced last keep their parser warm
         self.failures: dict[str, int] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.application: Any = None

@@ -6,7 +6,9 @@ the same events as an uninterrupted run.
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -157,6 +159,7 @@ def sync_list(
                 state.id, head, now_iso(), backfilled=True, parser_version=PARSER_VERSION
             )
             parser.synced_to = head
+            parser.compact()  # kept warm: the last version, not the history walked
             report.head = head
     except ConcurrentSyncError as error:
         if warm is not None:
@@ -244,6 +247,23 @@ def _walk(
                     break
             else:
                 return False
+
+
+class WarmLists(collections.OrderedDict[str, "WarmList"]):
+    """What a long-running caller keeps warm, for at most `size` lists (the ones synced last):
+    with hundreds of lists, memory must not grow with their number."""
+
+    def __init__(self, size: int = 16) -> None:
+        super().__init__()
+        self.size = size
+        self.lock = threading.Lock()  # syncs of different lists run on several threads
+
+    def __setitem__(self, name: str, value: WarmList) -> None:
+        with self.lock:
+            super().__setitem__(name, value)
+            self.move_to_end(name)
+            while len(self) > self.size:
+                self.popitem(last=False)
 
 
 @dataclass(slots=True)

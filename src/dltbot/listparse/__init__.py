@@ -196,6 +196,16 @@ class ListParser:
             headings = done[1]
         return entries, headings, ids
 
+    def compact(self) -> None:
+        """Drop what only a walk through history needs (the pieces of past versions): a
+        parser kept warm between syncs holds its last version's chunks and little more."""
+        self._pieces = {
+            chunk: self._pieces[chunk] for chunk in self._chunks if chunk in self._pieces
+        }
+        self._item_scans = {}
+        self._piece_records, self._piece_entries, self._piece_used = {}, {}, {}
+        self._items = {}
+
     def _chunk_refs(self, chunk: bytes) -> _Refs:
         refs = self._refs.get(chunk)
         if refs is None:
