@@ -111,17 +111,27 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
                    check=True)  # fmt: skip
 
 
+# Runs dltbot's CLI and reports its own peak memory (the child's ru_maxrss from wait4 would
+# count the pages it shared with this process before exec).
+_WRAPPED = (
+    "import resource, sys\n"
+    "from dltbot.cli import main\n"
+    "sys.argv = ['dltbot', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+)
+
+
 def dltbot(*args: str, env: dict[str, str]) -> tuple[float, float, str]:
     """Run a dltbot command; return its seconds, peak memory (MB) and log."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dltbot.cli", *args], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPED, *args], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, check=False,
     )  # fmt: skip
-    assert process.stderr is not None
-    log = process.stderr.read()
-    _, _, usage = os.wait4(process.pid, 0)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, log
+    seconds = time.perf_counter() - started
+    peak = [line for line in done.stderr.splitlines() if line.startswith("MAXRSS ")]
+    return seconds, int(peak[-1].split()[1]) / 1024 if peak else 0.0, done.stderr
 
 
 def get(url: str) -> tuple[float, int]:
