@@ -111,14 +111,15 @@ def generate(path: Path, number: int, commits: int, rng: random.Random) -> None:
                    check=True)  # fmt: skip
 
 
-# Runs dltbot's CLI and reports its own peak memory (the child's ru_maxrss from wait4 would
-# count the pages it shared with this process before exec).
+# Runs dltbot's CLI and reports its own peak memory: VmHWM, not ru_maxrss, which Linux keeps
+# across exec (a child would report this process's size).
 _WRAPPED = (
-    "import resource, sys\n"
+    "import sys\n"
     "from dltbot.cli import main\n"
     "sys.argv = ['dltbot', *sys.argv[1:]]\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
-    "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+    "print('MAXRSS', hwm, file=sys.stderr)\n"
 )
 
 

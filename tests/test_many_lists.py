@@ -112,3 +112,25 @@ def test_telegram_start_and_lists_fit_with_700_lists(many: Site) -> None:
         assert visible_length(parse_html(text)) <= MESSAGE_LIMIT and keyboard is not None
         seen += re.findall(r"📚 (owner\d{3}--awesome-x*)", parse_html(text))
     assert len(set(seen)) == LISTS
+
+
+def test_search_past_the_ranking_bound_keeps_the_rule_and_title_hits_first(
+    many: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word in more entries than are ranked (reading.RANKED_MATCHES): the candidates are
+    the newest title hits, then the newest others; the one matching rule still decides."""
+    from dltbot.storage import reading
+
+    storage = many.storage
+    ranked = [r.entry.identity for r in storage.search("paper list", limit=20)]
+    monkeypatch.setattr(reading, "RANKED_MATCHES", 10)
+    monkeypatch.setattr(reading, "CANDIDATES", 30)
+    found = storage.search("paper list", limit=20)
+    assert len(found) == 20 and len(ranked) == 20
+    assert all("paper" in r.entry.title.casefold() for r in found)  # title hits first
+    # The candidates are the newest 80 matches (4 × the 20 asked): the last 40 lists'.
+    numbers = [int(re.findall(r"e(\d+)-", r.entry.identity)[0]) for r in found]
+    assert min(numbers) >= LISTS - 40
+    assert storage.search("of list 5 泛化 zzz") == []  # every word must match
+    one = storage.search("list 123 泛化", limit=5)  # a short uncased word: matched in C
+    assert one and all(" of list 123 " in r.entry.title + " " for r in one)

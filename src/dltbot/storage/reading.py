@@ -23,9 +23,16 @@ from .base import (
     entry_columns,
     event_row,
     feed_event_row,
+    folded,
     match_clause,
     stored_entry_row,
 )
+
+# A search across every list ranks at most this many of the index's best candidates (or 4 ×
+# the rows asked for): a word in tens of thousands of entries costs as much as one in 2,000.
+CANDIDATES = 500
+# Up to this many index matches are all ranked (bm25); past it, the newest are candidates.
+RANKED_MATCHES = 20_000
 
 
 class ReadStore(Connection):
@@ -73,25 +80,60 @@ class ReadStore(Connection):
             return []
         long = [word for word in words if len(word) >= 3]
         joins, where, params = "", ["1"], list[Any]()
-        order = ["title_rank(e.title, ?)"]
+        # Title hits first; the ranking (a Python call) runs only for rows whose title holds
+        # every word: with hundreds of lists a common word matches tens of thousands.
+        in_title = " AND ".join(f"instr({folded('e.title', w)}, ?)" for w in words)
+        order = [f"CASE WHEN {in_title} THEN title_rank(e.title, ?) ELSE 4 END"]
+        order_params: list[Any] = [*words, " ".join(words)]
         if long:
             # Candidates from the trigram index (it holds the case-folded text: never
-            # narrower than the rule); the rule below decides, as for subscriptions.
-            joins = " JOIN entries_fts ON entries_fts.rowid = e.id"
-            where.append("entries_fts MATCH ?")
-            params.append(" ".join('"' + word.replace('"', '""') + '"' for word in long))
-            # A card's authors and abstract count, below the entry's own words.
-            order.append("bm25(entries_fts, 10.0, 1.0, 3.0, 0.3)")
+            # narrower than the rule); the rule below decides, as for subscriptions. A
+            # card's authors and abstract count, below the entry's own words.
+            phrase = " ".join('"' + word.replace('"', '""') + '"' for word in long)
+            # Across every list, the best CANDIDATES by the index's own rank (in C), then the
+            # rule and the order below: bounded work for a word in tens of thousands.
+            cap = max(CANDIDATES, 4 * (limit + offset))
+            ranked = "SELECT rowid AS fts_id, bm25(entries_fts, 10.0, 1.0, 3.0, 0.3) AS fts_rank "
+            if list_name is not None:
+                joins = f" JOIN ({ranked}FROM entries_fts WHERE entries_fts MATCH ?) fts"
+                params = [phrase]
+            elif self._fts_count(phrase) <= RANKED_MATCHES:
+                joins = (
+                    f" JOIN ({ranked}FROM entries_fts WHERE entries_fts MATCH ? "
+                    "ORDER BY fts_rank LIMIT ?) fts"
+                )
+                params = [phrase, cap]
+            else:
+                # Too many to rank them all (bm25 is per match): the newest title hits, then
+                # the newest others.
+                joins = (
+                    " JOIN (SELECT fts_id, min(fts_rank) AS fts_rank FROM ("
+                    "SELECT * FROM (SELECT rowid AS fts_id, 0 AS fts_rank FROM entries_fts "
+                    "WHERE entries_fts MATCH ? ORDER BY rowid DESC LIMIT ?) UNION ALL "
+                    "SELECT * FROM (SELECT rowid, 1 FROM entries_fts WHERE entries_fts MATCH ? "
+                    "ORDER BY rowid DESC LIMIT ?)) GROUP BY fts_id) fts"
+                )
+                params = [f"title : ({phrase})", cap, phrase, cap]
+            joins += " ON fts.fts_id = e.id"
+            order.append("fts.fts_rank")
         match_clause(where, params, words, entry_columns("e"))
         add_filters(where, params, list_name)
         sql = (
-            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e "
-            f"JOIN lists l ON l.id = e.list_id{joins}{CARD_JOIN.format(table='e')} "
+            f"SELECT {ENTRY_COLUMNS}, {CARD_COLUMNS} FROM entries e{joins} "
+            f"JOIN lists l ON l.id = e.list_id{CARD_JOIN.format(table='e')} "
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY {', '.join(order)}, e.first_date DESC, e.id LIMIT ? OFFSET ?"
         )
-        params.extend([" ".join(words), limit, offset])
+        params.extend([*order_params, limit, offset])
         return [stored_entry_row(row) for row in self.db.execute(sql, params)]
+
+    def _fts_count(self, phrase: str) -> int:
+        """How many entries the trigram index matches (counted in C, without ranking)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?", (phrase,)
+        ).fetchone()
+        count: int = row[0]
+        return count
 
     def match_texts(self, list_name: str) -> dict[str, str]:
         """What the one matching rule looks in for each current entry of a list (identity →
