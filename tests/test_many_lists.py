@@ -74,7 +74,8 @@ def test_the_front_page_stays_small_and_reaches_every_list(many: Site) -> None:
         body = many.index(number=number).body
         assert len(body) < 200_000, (number, len(body))
         text = body.decode()
-        seen += re.findall(r'href="https://feeds\.example\.org/lists/([^/"]+)/"', text)
+        index = text[text.index('id="lists"') :]  # the additions above link their lists too
+        seen += re.findall(r'href="https://feeds\.example\.org/lists/([^/"]+)/"', index)
         if number < pages:
             assert f"?page={number + 1}" in text
     assert len(seen) == LISTS and len(set(seen)) == LISTS
@@ -134,3 +135,18 @@ def test_search_past_the_ranking_bound_keeps_the_rule_and_title_hits_first(
     assert storage.search("of list 5 泛化 zzz") == []  # every word must match
     one = storage.search("list 123 泛化", limit=5)  # a short uncased word: matched in C
     assert one and all(" of list 123 " in r.entry.title + " " for r in one)
+
+
+def test_the_index_of_lists_is_searchable(many: Site) -> None:
+    from dltbot.site import BadRequestError
+
+    text = many.index(find="owner12 awesome").body.decode()
+    index = text[text.index('id="lists"') :]
+    names = re.findall(r'href="https://feeds\.example\.org/lists/([^/"]+)/"', index)
+    assert names == [f"owner12{n}--awesome-{'x' * ((120 + n) % 30)}" for n in range(10)]
+    assert "10 list(s) named with “owner12 awesome”" in index
+    assert 'value="owner12 awesome"' in index  # the form shows what was asked
+    nothing = many.index(find="zzz").body.decode()
+    assert "0 list(s) named with" in nothing
+    with pytest.raises(BadRequestError, match="lists: control"):
+        many.index(find="a\x00b")

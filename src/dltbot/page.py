@@ -230,9 +230,9 @@ def _by_day(
     events: Sequence[FeedEvent],
     lang: str,
     news: Mapping[str, Sequence[FollowUp]] | None,
-    list_label: bool = False,
+    list_href: Callable[[str], str] | None = None,
 ) -> str:
-    """Additions under a heading per day (with `list_label`, each says its list)."""
+    """Additions under a heading per day (with `list_href`, each links its list's page)."""
     out = []
     day = None
     for event in events:
@@ -244,8 +244,8 @@ def _by_day(
             day = key
         view = EntryView(event.entry, event.card, event.link)
         said = _news_html((news or {}).get(event.entry.identity, ()), lang)
-        if list_label:
-            said = f'<p class="meta">{escape(event.list)}</p>' + said
+        if list_href is not None:
+            said = f'<p class="meta">{_a(list_href(event.list), escape(event.list))}</p>' + said
         out.append(_entry_item(view, lang, news=said))
     if day is not None:
         out.append("</ul>")
@@ -263,17 +263,36 @@ def front_page(
     static: bool = False,
     news: Mapping[str, Sequence[FollowUp]] | None = None,
     page_href: Callable[[int], str] | None = None,
+    find: str = "",
+    found: int | None = None,
 ) -> str:
     """Return the front page of many lists: the latest additions across all of them, then
     one page of the index of lists (`pager`: this page's number and how many there are;
-    `page_href` builds the link to another page), each a line linking its own page."""
+    `page_href` builds the link to another page; `find`: the words the index was narrowed
+    to, `found` lists holding them), each a line linking its own page."""
+
+    def href(name: str) -> str:
+        return f"lists/{quote(name)}/" if static else links.list_page(name)
+
     out = [_head(_t(lang, "page_title"), feeds, lang), _header(links, lang, static)]
-    out.append(f"<h2>{_t(lang, 'page_latest')}</h2>")
-    out.append(_by_day(events, lang, news, list_label=True) or f"<p>{_t(lang, 'page_none')}</p>")
     number, pages = pager
-    out.append(f'<h2 id="lists">{_t(lang, "page_lists", n=total)}</h2><ul>')
+    if number == 1:  # the other pages of the index are the index alone
+        out.append(f'<p class="meta">{_a("#lists", _t(lang, "page_lists", n=total))} ↓</p>')
+        out.append(f"<h2>{_t(lang, 'page_latest')}</h2>")
+        out.append(_by_day(events, lang, news, href) or f"<p>{_t(lang, 'page_none')}</p>")
+    out.append(f'<h2 id="lists">{_t(lang, "page_lists", n=total)}</h2>')
+    if not static:  # a static export has no server to narrow it (the browser's find does)
+        label = _t(lang, "page_find_list")
+        out.append(
+            f'<form action="{escape(links.page())}#lists" method="get" role="search">'
+            f'<input type="search" name="lists" value="{escape(find)}" aria-label="{label}" '
+            f'placeholder="{label}"><button>{_t(lang, "page_find")}</button></form>'
+        )
+    if find:
+        said = _t(lang, "page_found_lists", n=found, q=escape(find))
+        out.append(f'<p class="meta">{said}</p>')
+    out.append("<ul>")
     for state, count in lists:
-        href = f"lists/{quote(state.name)}/" if static else links.list_page(state.name)
         facts = [_t(lang, "page_entries", n=count)]
         if state.last_success_at:
             facts.append(state.last_success_at[:10])
@@ -284,7 +303,7 @@ def front_page(
                             date=state.left_at[:10]))  # fmt: skip
         if state.status == "failing":
             facts.append(f'<span class="failing">{_t(lang, "page_failing_short")}</span>')
-        out.append(f'<li>{_a(href, escape(state.name))} <span class="meta">'
+        out.append(f'<li>{_a(href(state.name), escape(state.name))} <span class="meta">'
                    f"{' · '.join(facts)}</span></li>")  # fmt: skip
     out.append("</ul>")
     if pages > 1 and page_href is not None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 from . import page
@@ -373,14 +374,18 @@ class Site:
 
     # --- pages and search --------------------------------------------------------------
 
-    def index(self, lang: str = "en", static: bool = False, number: int = 1) -> Document:
+    def index(
+        self, lang: str = "en", static: bool = False, number: int = 1, find: str | None = None
+    ) -> Document:
         """Return the HTML page: with a few lists, the latest additions of each; with more,
-        the latest additions of all and page `number` of the index of lists. A search box
-        and feed links (for a static export, the search box goes to search.html)."""
+        the latest additions of all and page `number` of the index of lists (only those
+        whose name or repository holds every word of `find`). A search box and feed links
+        (for a static export, the search box goes to search.html)."""
         lang = "zh" if lang == "zh" else "en"
+        find = check_words("lists", find)
         return self._cached(
-            ("index", lang, "static" if static else "", str(number)),
-            lambda: self._index(lang, static, number),
+            ("index", lang, "static" if static else "", str(number), find or ""),
+            lambda: self._index(lang, static, number, find),
         )
 
     def list_page(self, name: str, lang: str = "en", static: bool = False) -> Document:
@@ -439,12 +444,14 @@ class Site:
         )
         return Document(body.encode() + b"\n", JSON)
 
-    def _index(self, lang: str, static: bool = False, number: int = 1) -> Document:
+    def _index(
+        self, lang: str, static: bool = False, number: int = 1, find: str | None = None
+    ) -> Document:
         states = self.lists()
         if len(states) > FRONT_SECTIONS:
-            return self._front(states, lang, static, number)
-        if number != 1:
-            raise NotFoundError(f"no page {number}")
+            return self._front(states, lang, static, number, find)
+        if number != 1 or find:
+            raise NotFoundError(f"no page {number}" if number != 1 else "no index of lists")
         lists = []
         for state in states:
             # One more than shown, to know whether older days exist.
@@ -461,8 +468,14 @@ class Site:
         )
         return Document(body.encode(), HTML)
 
-    def _front(self, states: list[ListState], lang: str, static: bool, number: int) -> Document:
+    def _front(
+        self, states: list[ListState], lang: str, static: bool, number: int, find: str | None
+    ) -> Document:
         """The front page of many lists: latest additions of all, a page of the index."""
+        total = len(states)
+        if find:
+            words = find.casefold().split()
+            states = [s for s in states if all(w in f"{s.name} {s.repo}".casefold() for w in words)]
         pages = max(1, -(-len(states) // LISTS_PER_PAGE))
         if not 1 <= number <= pages:
             raise NotFoundError(f"no page {number} (1 to {pages})")
@@ -476,12 +489,14 @@ class Site:
         def page_href(n: int) -> str:
             if static:
                 return "index.html" if n == 1 else f"index-{n}.html"
-            return self.links.page() + (f"?page={n}" if n > 1 else "")
+            query = urlencode([(k, v) for k, v in (("lists", find), ("page", n)) if v and v != 1])
+            return self.links.page() + (f"?{query}" if query else "")
 
         body = page.front_page(
-            [(state, counts.get(state.id, 0)) for state in shown], len(states),
+            [(state, counts.get(state.id, 0)) for state in shown], total,
             (number, pages), events, [("All lists", self.links.feed(None))], self.links,
-            lang, static, news=self._news(events), page_href=page_href,
+            lang, static, news=self._news(events), page_href=page_href, find=find or "",
+            found=len(states),
         )  # fmt: skip
         return Document(body.encode(), HTML)
 

@@ -192,8 +192,9 @@ def page_lang(request: web.Request) -> str:
 async def index(request: web.Request) -> web.Response:
     """The HTML page, in the reader's language (?page=N: the index of many lists, paged)."""
     number = parse_page_number(request.query.get("page", "1"), "page")
-    document = await _read(request, partial(_site(request).index, page_lang(request), False,
-                                            number))  # fmt: skip
+    find = request.query.get("lists")
+    render = partial(_site(request).index, page_lang(request), False, number, find)
+    document = await _read(request, render)
     response = respond(request, document)
     response.headers["Vary"] = "Accept-Encoding, Accept-Language"
     return response
