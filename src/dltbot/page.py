@@ -142,35 +142,18 @@ def index_page(
     lang: str = "en",
     static: bool = False,
     news: Mapping[str, Sequence[FollowUp]] | None = None,
+    title: str | None = None,
 ) -> str:
-    """Return the front page of a few lists: per list, the latest additions grouped by whole
-    days (a paper's news beside it)."""
-    out = [_head(_t(lang, "page_title"), feeds, lang), _header(links, lang, static)]
+    """Return the front page of a few lists, or (with its name as `title`) a list's own
+    page: per list, the latest additions grouped by whole days (a paper's news beside it)."""
+    out = [_head(title or _t(lang, "page_title"), feeds, lang)]
+    out.append(_header(links, lang, static, title))
     if not lists:
         out.append(f"<p>{_t(lang, 'page_none')}</p>")
     for state, count, events in lists:
         out.append(_list_section(state, count, events, links, limit, lang, news))
     out.append("</body></html>\n")
     return xml_safe("".join(out))  # rows stored before ingest cleaned them
-
-
-def list_page(
-    state: ListState,
-    count: int,
-    events: Sequence[FeedEvent],
-    links: Links,
-    limit: int = 50,
-    lang: str = "en",
-    static: bool = False,
-    news: Mapping[str, Sequence[FollowUp]] | None = None,
-) -> str:
-    """Return a list's own page: its latest additions grouped by whole days."""
-    name = state.name
-    feeds = [(name, links.feed(name))]
-    out = [_head(name, feeds, lang), _header(links, lang, static, title=name)]
-    out.append(_list_section(state, count, events, links, limit, lang, news))
-    out.append("</body></html>\n")
-    return xml_safe("".join(out))
 
 
 def _list_section(

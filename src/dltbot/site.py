@@ -402,9 +402,9 @@ class Site:
         assert state is not None
         events = self.storage.feed_events(["added"], name, limit=self.size + 1, upto=self.hold.upto)
         news = self._news(events)
-        body = page.list_page(
-            state, self.storage.entry_count(state.id), events, self.links, self.size, lang,
-            static, news=news,
+        body = page.index_page(
+            [(state, self.storage.entry_count(state.id), events)],
+            [(name, self.links.feed(name))], self.links, self.size, lang, static, news, name,
         )  # fmt: skip
         return Document(body.encode(), HTML)
 

@@ -42,16 +42,21 @@ def _split(text: bytes, scans: Scans | None = None) -> tuple[list[bytes], State]
         else:
             at = text.find(b"#", at + 1)
     cuts.append(len(text))
-    pieces = [text[start:end] for start, end in itertools.pairwise(cuts)]
-    chunks: list[bytes] = []
+    return _join_open([text[start:end] for start, end in itertools.pairwise(cuts)], scans)
+
+
+def _join_open(pieces: list[bytes], scans: Scans | None) -> tuple[list[bytes], State]:
+    """Join each piece to the one before while a fence or raw HTML block is open across the
+    cut between them; return the joined pieces and what is left open at the end."""
+    joined: list[bytes] = []
     state: State = None
     for piece in pieces:
         if not piece:
             continue
-        if chunks and state is not None:
-            chunks[-1] += piece  # the cut would fall inside a code block or raw HTML
+        if joined and state is not None:
+            joined[-1] += piece  # the cut would fall inside a code block or raw HTML
         else:
-            chunks.append(piece)
+            joined.append(piece)
         key = (piece, state)
         if scans is None:
             state = _scan(piece, state)
@@ -59,7 +64,7 @@ def _split(text: bytes, scans: Scans | None = None) -> tuple[list[bytes], State]
             state = scans[key]
         else:
             state = scans[key] = _scan(piece, state)
-    return chunks, state
+    return joined, state
 
 
 _BULLET_LINE = re.compile(rb"\n[-*+][ \t][^\n]*")
@@ -87,22 +92,7 @@ def split_items(chunk: bytes, scans: Scans | None = None) -> list[bytes]:
     if b"`" not in chunk and b"~~~" not in chunk and b"<" not in chunk:
         # Nothing can open a fence or raw HTML: every cut stands (and no scan is needed).
         return [chunk[begin:end] for begin, end in itertools.pairwise(cuts)]
-    pieces: list[bytes] = []
-    state: State = None
-    for begin, end in itertools.pairwise(cuts):
-        piece = chunk[begin:end]
-        if pieces and state is not None:
-            pieces[-1] += piece  # the cut would fall inside a code block or raw HTML
-        else:
-            pieces.append(piece)
-        key = (piece, state)
-        if scans is None:
-            state = _scan(piece, state)
-        elif key in scans:
-            state = scans[key]
-        else:
-            state = scans[key] = _scan(piece, state)
-    return pieces
+    return _join_open([chunk[begin:end] for begin, end in itertools.pairwise(cuts)], scans)[0]
 
 
 def split_like(text: bytes, previous: list[bytes], scans: Scans) -> list[bytes]:
