@@ -191,3 +191,29 @@ def test_lists_from_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="two lists are named 'b'"):
         parse_config({"lists_from": [{"repo": "https://github.com/a/b"}],
                       "lists": [{"repo": "https://gitlab.com/c/b"}]})  # fmt: skip
+
+
+def test_a_hostile_list_of_lists_is_bounded_and_clear(github: Path, tmp_path: Path) -> None:
+    """10,000 links (the same ones twice, non-repositories among them): the first max_lists
+    repositories are followed, the bound is said, a missing repository is a failing list."""
+    meta = GitRepo(tmp_path / "meta")
+    links = "".join(
+        f"- [r{n}](https://github.com/o{n}/r{n}) x\n- [again](https://github.com/O{n}/R{n}.git)\n"
+        f"- [user](https://github.com/o{n})\n"
+        for n in range(3_400)
+    )
+    meta.commit({"README.md": f"# Meta\n\n## Lists\n\n{links}"}, "many")
+    GitRepo(github / "o0" / "r0").commit({"README.md": LIST.format(name="zero")}, "start")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage:\n  path: {tmp_path / 'db.sqlite3'}\n"
+        f"lists_from:\n  - name: meta\n    repo: {meta.path}\n    max_lists: 5\n"
+    )
+    result = run("sync", "--config", str(config))
+    assert "meta: links 3400 repositories; following the first 5 (max_lists)" in result.stderr
+    assert result.returncode == 1  # four of the five do not exist
+    rows = lists_json(config)
+    assert sorted(rows) == ["meta", "o0--r0", "o1--r1", "o2--r2", "o3--r3", "o4--r4"]
+    assert rows["o0--r0"]["status"] == "ok" and rows["meta"]["links_lists"] == 3400
+    assert rows["o1--r1"]["status"] == "failing"
+    assert "o1/r1" in str(rows["o1--r1"]["last_error"])  # names what could not be cloned
