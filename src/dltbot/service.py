@@ -313,10 +313,11 @@ class Service:
         if self.bot_started:
             await self.sender.run_once()
 
-    def request_sync(self, name: str) -> bool:
+    def request_sync(self, name: str, source: ListSource | None = None) -> bool:
         """Sync a list now (a webhook): coalesced with a sync of it already running, which
         then runs once more. False when stopping or when no list has that name."""
-        source = next((s for s in self.sources() if s.name == name), None)
+        if source is None:
+            source = next((s for s in self.sources() if s.name == name), None)
         if self.stopping.is_set() or source is None:
             return False
         if name in self.running:
@@ -333,7 +334,7 @@ class Service:
         a time, sync.concurrency at once, stopped by shutdown); return what each brought."""
         sources = self.sources()
         for source in sources:
-            self.request_sync(source.name)
+            self.request_sync(source.name, source)
         while any(s.name in self.running for s in sources) and not self.stopping.is_set():
             await asyncio.sleep(0.1)
         if self.stopping.is_set():
