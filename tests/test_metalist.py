@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GitRepo
+from test_hooks import SECRET, github_headers, github_push
 from test_service import Running
 
 from dltbot.config import parse_config
@@ -127,8 +129,8 @@ def test_the_service_follows_what_a_list_of_lists_brings(github: Path, tmp_path:
     config = tmp_path / "config.yaml"
     config.write_text(
         f"storage:\n  path: {tmp_path / 'db.sqlite3'}\nweb:\n  listen: 127.0.0.1:0\n"
-        f"enrich:\n  enabled: false\n"
-        f"lists_from:\n  - name: awesome\n    repo: {meta.path}\n"
+        f"enrich:\n  enabled: false\nwebhooks:\n  secret: {SECRET}\n"
+        f"lists_from:\n  - name: awesome\n    repo: {meta.path}\n    interval: 1h\n"
     )
     running = Running(config)
     try:
@@ -139,6 +141,23 @@ def test_the_service_follows_what_a_list_of_lists_brings(github: Path, tmp_path:
         assert health["count"]["lists"] == 3
         status, body = running.get("/lists/alice--list-one/")
         assert status == 200 and b"One alice" in body and b"from awesome" in body
+        # Alice and Bob leave, Erin joins; a push to the list of lists says so at once.
+        erin = GitRepo(github / "erin" / "list-three")
+        erin.commit({"README.md": LIST.format(name="erin")}, "start")
+        meta.commit({"README.md": meta_readme("erin/list-three")}, "change")
+        body = github_push()
+        host, port = running.base.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("POST", "/hooks/github?list=awesome", body, github_headers(body))
+        assert connection.getresponse().status == 202
+        connection.close()
+        running.wait_log("list of lists awesome: 1 lists joined, 2 left")
+        running.wait_log("list erin--list-three synced")
+        details = json.loads(running.get("/healthz?details=1")[1])
+        assert sorted(item["list"] for item in details["left"]) == ["alice--list-one", "bob--gone"]
+        assert details["lists_from"] == {"awesome": 1}
+        status, body = running.get("/lists/alice--list-one/")
+        assert status == 200 and b"no longer in awesome since" in body  # its history kept
     finally:
         running.stop()
 
