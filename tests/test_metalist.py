@@ -181,6 +181,9 @@ def test_hostile_lists_of_lists_are_bounded_and_named_safely() -> None:
         assert not linked_repositories([entry(url)], "https://github.com/me/meta"), url
     assert repository_of("https://gitlab.com/g/p/-/tree/main") is not None
     assert repository_of("https://git.example.org/o/r", ["git.example.org"]) is not None
+    found = repository_of("https://git.example.org:8443/o/r.git#readme", ["git.example.org:8443"])
+    assert found is not None and found.repo == "https://git.example.org:8443/o/r"
+    assert repository_of("https://git.example.org:9/o/r", ["git.example.org:8443"]) is None
 
     # Names that collide once made safe get a digest; configured names are not taken.
     colliding = linked_repositories(

@@ -54,11 +54,12 @@ def repository_of(url: str, forges: Iterable[str] = ()) -> Linked | None:
     host = (parts.hostname or "").lower().removeprefix("www.")
     if parts.scheme.lower() not in ("https", "http") or parts.username or parts.password:
         return None
-    if host not in FORGES and host not in set(forges):
-        return None
     try:
         port = parts.port
     except ValueError:
+        return None
+    where = f"{host}:{port}" if port else host
+    if host not in FORGES and where not in forges and host not in forges:
         return None
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) < 2:
@@ -68,7 +69,6 @@ def repository_of(url: str, forges: Iterable[str] = ()) -> Linked | None:
         return None
     if not _OWNER.match(owner) or not _REPO.match(name) or name in (".", ".."):
         return None
-    where = f"{host}:{port}" if port else host
     return Linked(f"https://{where}/{owner}/{name}", f"{owner}/{name}")
 
 
