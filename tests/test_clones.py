@@ -94,6 +94,6 @@ def test_a_poll_with_nothing_new_does_not_fetch(
         # The remote goes away: the poll fails the list, as a fetch would.
         upstream.path.rename(tmp_path / "moved-away")
         gone = sync_list(storage, ListSource("l", url), clones)
-        assert gone.error is not None
+        assert gone.error is not None and "https://forge.test/upstream" in gone.error
         state = storage.list_state("l")
         assert state is not None and state.status == "failing"

@@ -180,15 +180,15 @@ def _ensure_refspec(repository: git.Repo) -> None:
 
 
 def remote_head(
-    path: Path, branch: str, follow_default: bool, timeout: float,
+    repo: str, path: Path, branch: str, follow_default: bool, timeout: float,
     should_stop: StopCheck | None = None,
 ) -> str | None:  # fmt: skip
-    """Ask the remote of the clone at `path` (one request, nothing fetched) for the commit
-    its `branch` points at; None when it has no such branch or, with `follow_default`, when
-    its default branch is another one now (a fetch must then find out what changed)."""
+    """Ask the remote `repo` of the clone at `path` (one request, nothing fetched) for the
+    commit its `branch` points at; None when it has no such branch or, with `follow_default`,
+    when its default branch is another one now (a fetch must then find out what changed)."""
     out = _run_network(
         ["--git-dir", str(path), "ls-remote", "--symref", "origin", "HEAD", f"refs/heads/{branch}"],
-        redact(str(path)), timeout, should_stop, capture=True,
+        redact(repo), timeout, should_stop, capture=True,
     )  # fmt: skip
     refs: dict[str, str] = {}
     default = None

@@ -203,8 +203,9 @@ def _unchanged(
     if source.path not in (None, state.path) or source.branch not in (None, state.branch):
         return False
     sha = gitsource.remote_head(
-        clone, state.branch, source.branch is None, source.git_timeout_seconds, should_stop
-    )
+        source.repo, clone, state.branch, source.branch is None, source.git_timeout_seconds,
+        should_stop,
+    )  # fmt: skip
     return sha == state.head
 
 
