@@ -220,7 +220,8 @@ class Service:
         for name in membership.left:
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job(name)
-            self.warm.pop(name, None)
+            with self.warm.lock:  # a sync thread may be storing it
+                self.warm.pop(name, None)
         if membership.joined:
             joined = set(membership.joined)
             for source in self.sources():
