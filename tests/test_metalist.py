@@ -140,7 +140,8 @@ def test_the_service_follows_what_a_list_of_lists_brings(github: Path, tmp_path:
         assert health["lists_from"] == {"awesome": 2}
         assert health["count"]["lists"] == 3
         status, body = running.get("/lists/alice--list-one/")
-        assert status == 200 and b"One alice" in body and b"from awesome" in body
+        assert status == 200 and b"One alice" in body
+        assert f'from <a href="{running.base}/lists/awesome/">awesome</a>'.encode() in body
         # Alice and Bob leave, Erin joins; a push to the list of lists says so at once.
         erin = GitRepo(github / "erin" / "list-three")
         erin.commit({"README.md": LIST.format(name="erin")}, "start")

@@ -186,7 +186,10 @@ def _list_section(
         out.append(_never_synced(shown, state.last_error or "", lang))
         out.append("</section>")
         return "".join(out)
-    origin = f" · {_t(lang, 'page_from', meta=escape(state.meta))}" if state.meta else ""
+    origin = ""
+    if state.meta:  # the list of lists it came from, linked
+        meta = _a(links.list_page(state.meta), escape(state.meta))
+        origin = f" · {_t(lang, 'page_from', meta=meta)}"
     count_said = _t(lang, "page_entries", n=count)
     out.append(f'<p class="meta">{count_said} · {shown}{origin}{status}</p>')
     out.append(
