@@ -307,15 +307,10 @@ def _sync_members(
     (with --list, only a list of lists' own members, or that one list)."""
     from . import metalist
 
-    configured = [source.name for source in config.sources()]
     synced = {report.name for report in reports if not report.error}
     metas = [item for item in config.lists_from if item.source().name in synced]
-    for item in metas:
-        membership = metalist.refresh(storage, item, configured)
-        if membership.linked > item.max_lists:
-            print(terminal_safe(
-                f"{item.source().name}: links {membership.linked} repositories; following "
-                f"the first {item.max_lists} (max_lists)"), file=sys.stderr)  # fmt: skip
+    for item in metas:  # a bound reached is logged (to stderr) by refresh
+        metalist.refresh(storage, config, item)
     members = [s for s in metalist.sources(storage, config) if s.meta is not None]
     if only:
         members = [s for s in members if only in (s.meta, s.name)]

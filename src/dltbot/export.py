@@ -24,7 +24,7 @@ def export_site(site: Site, out: Path) -> tuple[int, int]:
         paths.STATIC_SEARCH_INDEX: site.search_index(),
     }
     for number in range(2, site.index_pages() + 1):  # the index of many lists, paged
-        documents[f"/index-{number}.html"] = site.index(static=True, number=number)
+        documents[paths.index_page(number)] = site.index(static=True, number=number)
     for name in [None, *(state.name for state in site.lists())]:
         if name is not None:  # its own page
             documents[paths.list_page(name)] = site.list_page(name, static=True)

@@ -113,12 +113,10 @@ def unique_name(slug: str, repo: str, taken: set[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    """What one list of lists links now, against what it linked before."""
+    """The lists a list of lists brought and dropped since it was last read."""
 
-    follow: list[tuple[str, str]]  # (name, repo) of every list it brings, in its order
     joined: list[str]
     left: list[str]
-    linked: int  # repositories linked, before max_lists
 
 
 def plan_members(
@@ -141,22 +139,23 @@ def plan_members(
     return chosen, len(linked)
 
 
-def refresh(storage: Storage, item: ListsFromConfig, configured: Iterable[str]) -> Membership:
+def refresh(storage: Storage, config: Config, item: ListsFromConfig) -> Membership:
     """Read what the list of lists `item` links now (its entries as last synced) and make
     those the lists it brings: new ones join, missing ones leave (their history stays)."""
     meta = item.source().name
     linked = linked_repositories(
         (stored.entry for stored in storage.entries(meta)), item.repo, item.forges
     )
-    taken = storage.list_names() | {name.casefold() for name in configured}
+    # A new name avoids every list's, configured ones not yet synced included.
+    taken = storage.list_names() | {source.name.casefold() for source in config.sources()}
     follow, count = plan_members(linked, storage.member_names(), taken, item.max_lists)
     joined, left = storage.set_members(meta, follow, count, now_iso())
     if count > item.max_lists:
-        log.warning("list of lists %s links %d repositories; following the first %d "
-                    "(its max_lists)", meta, count, item.max_lists)  # fmt: skip
+        log.warning("%s: links %d repositories; following the first %d (max_lists)",
+                    meta, count, item.max_lists)  # fmt: skip
     if joined or left:
         log.info("list of lists %s: %d lists joined, %d left", meta, len(joined), len(left))
-    return Membership(follow, joined, left, count)
+    return Membership(joined, left)
 
 
 def sources(storage: Storage, config: Config) -> list[ListSource]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from urllib.parse import quote
 
 from .feed import period_key
 from .models import FeedEvent, FollowUp, ListState, StoredEntry
@@ -258,7 +257,8 @@ def front_page(
     to, `found` lists holding them), each a line linking its own page."""
 
     def href(name: str) -> str:
-        return f"lists/{quote(name)}/" if static else links.list_page(name)
+        # A static export's links are relative: it works wherever it is served.
+        return paths.list_page(name).lstrip("/") if static else links.list_page(name)
 
     out = [_head(_t(lang, "page_title"), feeds, lang), _header(links, lang, static)]
     number, pages = pager

@@ -210,11 +210,10 @@ class Service:
         from . import metalist
 
         item = next(i for i in self.config.lists_from if i.source().name == meta)
-        configured = [s.name for s in self.config.sources()]
 
         def refresh() -> metalist.Membership:
             with Storage(self.db_path) as storage:
-                return metalist.refresh(storage, item, configured)
+                return metalist.refresh(storage, self.config, item)
 
         membership = await asyncio.to_thread(refresh)
         for name in membership.left:

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 from . import page
@@ -41,6 +40,7 @@ from .query import (
     BadRequestError,
     check_words,
     fold_table,
+    match_words,
     parse_page_number,
     under_section,
 )
@@ -460,9 +460,7 @@ class Site:
             )
             lists.append((state, self.storage.entry_count(state.id), events))
         # Each paper's news, shown beside it (newest first, for the entries on the page).
-        news: dict[str, list[FollowUp]] = {}
-        for item in self.storage.follow_up_events(None, limit=5000):
-            news.setdefault(item.identity, []).append(item)
+        news = self._news([event for _, _, events in lists for event in events])
         body = page.index_page(
             lists, self.feed_urls(), self.links, self.size, lang, static, news=news
         )
@@ -474,7 +472,7 @@ class Site:
         """The front page of many lists: latest additions of all, a page of the index."""
         total = len(states)
         if find:
-            words = find.casefold().split()
+            words = match_words(find)
             states = [s for s in states if all(w in f"{s.name} {s.repo}".casefold() for w in words)]
         pages = max(1, -(-len(states) // LISTS_PER_PAGE))
         if not 1 <= number <= pages:
@@ -487,10 +485,9 @@ class Site:
         )  # fmt: skip
 
         def page_href(n: int) -> str:
-            if static:
-                return "index.html" if n == 1 else f"index-{n}.html"
-            query = urlencode([(k, v) for k, v in (("lists", find), ("page", n)) if v and v != 1])
-            return self.links.page() + (f"?{query}" if query else "")
+            if static:  # beside index.html, wherever the export is served
+                return paths.file_name(paths.index_page(n))
+            return self.links.index_page(n, find)
 
         body = page.front_page(
             [(state, counts.get(state.id, 0)) for state in shown], total,

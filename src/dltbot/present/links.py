@@ -67,6 +67,12 @@ class Links:
     def page(self) -> str:
         return self.url(paths.INDEX)
 
+    def index_page(self, number: int, find: str | None = None) -> str:
+        """A page of the front page's index of lists (narrowed to lists named with `find`)."""
+        params = {"lists": find, "page": str(number) if number > 1 else None}
+        query = urlencode({key: value for key, value in params.items() if value})
+        return self.page() + (f"?{query}" if query else "")
+
     def list_page(self, name: str) -> str:
         """A list's own page."""
         return self.url(paths.list_page(name))

@@ -64,6 +64,12 @@ def bib(name: str) -> str:
     return f"{list_prefix(name)}/papers.bib"
 
 
+def index_page(number: int) -> str:
+    """A page of the front page's index of lists, as the static export writes it (the
+    server answers the same at /?page=N)."""
+    return INDEX if number == 1 else f"/index-{number}.html"
+
+
 def list_page(name: str) -> str:
     """A list's own page."""
     return f"{list_prefix(name)}/"
